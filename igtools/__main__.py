@@ -1,0 +1,3 @@
+from igtools.cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""The ``igtools`` command line: parse options, call a pipeline stage, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from igtools import __version__
+from igtools.errors import IgtoolsError
+from igtools.packages import PackageLoader, PackageSet, Settings, default_cache_dir
+from igtools.packages.loader import env_package_dirs
+from igtools.packages.registry import DEFAULT_REGISTRIES
+from igtools.project import Project, find_project, load_project
+
+log = logging.getLogger("igtools")
+
+
+@dataclass
+class App:
+    settings: Settings
+    project: Project | None
+    verbosity: int
+    _loader: PackageLoader | None = field(default=None, repr=False)
+
+    @property
+    def loader(self) -> PackageLoader:
+        if self._loader is None:
+            self._loader = PackageLoader(self.settings)
+        return self._loader
+
+    def package_arg(self, package: str | None) -> str:
+        if package:
+            return package
+        if self.project is None:
+            raise click.UsageError(
+                "no PACKAGE given and no igtools project found "
+                "(ig-input/igtools.toml in this folder or above, or --project DIR)"
+            )
+        return self.project.package
+
+    def load(self, package: str | None, dependencies: bool = True) -> PackageSet:
+        pset = self.loader.load(self.package_arg(package), dependencies=dependencies)
+        for w in pset.warnings:
+            log.warning("%s", w)
+        return pset
+
+
+class IgtoolsGroup(click.Group):
+    """Turns IgtoolsError into one line on stderr and exit code 2; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IgtoolsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            app = ctx.obj
+            if isinstance(app, App) and app.verbosity >= 2:
+                raise
+            click.echo(
+                f"internal error (a bug in igtools {__version__}): {type(exc).__name__}: {exc} "
+                "(run with -vv for the traceback)",
+                err=True,
+            )
+            ctx.exit(70)
+
+
+@click.group(cls=IgtoolsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="igtools")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="IGTOOLS_CACHE_DIR",
+    help="FHIR package cache (default ~/.fhir/packages, shared with SUSHI and the IG Publisher).",
+)
+@click.option(
+    "--package-dir",
+    "package_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of <name>-<version>.tgz files used as an offline registry (repeatable; "
+    "env IGTOOLS_PACKAGE_DIR, ':'-separated).",
+)
+@click.option(
+    "--registry",
+    "registries",
+    multiple=True,
+    metavar="URL",
+    help="FHIR package registry (repeatable; default packages.fhir.org then packages2.fhir.org).",
+)
+@click.option("--offline", is_flag=True, envvar="IGTOOLS_OFFLINE", help="Never use the network.")
+@click.option(
+    "--strict", is_flag=True, help="Make an unresolved dependency an error instead of a warning."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Network timeout in seconds.",
+)
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder holding ig-input/igtools.toml (default: found from the current folder).",
+)
+@click.option("-v", "--verbose", count=True, help="More output (-vv: debug, tracebacks).")
+@click.option("-q", "--quiet", count=True, help="Less output (warnings hidden).")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    cache_dir: Path | None,
+    package_dirs: tuple[Path, ...],
+    registries: tuple[str, ...],
+    offline: bool,
+    strict: bool,
+    timeout: float,
+    project_dir: Path | None,
+    verbose: int,
+    quiet: int,
+) -> None:
+    """igtools: turn a FHIR R4 Implementation Guide package into working artefacts.
+
+    PACKAGE, wherever a command takes one, is a path to a package .tgz, a path to an
+    unpacked package folder or a folder of FHIR resources (JSON or XML), or name#version
+    (also name@version, name#latest). Without PACKAGE, commands use the project's IG
+    named in ig-input/igtools.toml.
+    """
+    from igtools.console import setup_logging
+
+    verbosity = verbose - quiet
+    setup_logging(verbosity)
+    root = project_dir or find_project()
+    project = load_project(root) if root is not None else None
+    dirs = list(package_dirs) + env_package_dirs()
+    regs = list(registries)
+    if project is not None:
+        dirs += [d for d in project.package_dirs if d not in dirs]
+        if not regs and project.registries is not None:
+            regs = project.registries
+    settings = Settings(
+        cache_dir=(cache_dir or default_cache_dir()).expanduser(),
+        package_dirs=dirs,
+        registries=regs or list(DEFAULT_REGISTRIES),
+        offline=offline,
+        strict=strict,
+        timeout=timeout,
+    )
+    ctx.obj = App(settings, project, verbosity)
+    ctx.call_on_close(lambda: ctx.obj.loader.close() if ctx.obj._loader else None)
+
+
+@cli.command()
+@click.argument("package", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--no-deps", is_flag=True, help="Do not resolve dependencies.")
+@click.pass_obj
+def inspect(app: App, package: str | None, as_json: bool, no_deps: bool) -> None:
+    """Show what a package holds and whether its dependencies resolve.
+
+    Profiles by base type, extensions, value sets, code systems, capability statements
+    (with their mode), search parameters, examples with the profiles they claim, and
+    each dependency with where it was found or what is lost without it.
+    """
+    from igtools.packages.summary import summarize
+
+    pset = app.load(package, dependencies=not no_deps)
+    summary = summarize(pset)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from igtools.console import print_inspect
+
+        print_inspect(summary)
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.pass_obj
+def fetch(app: App, packages: tuple[str, ...]) -> None:
+    """Put packages (name#version) and their dependencies into the package cache."""
+    for package in packages:
+        pset = app.load(package)
+        for pkg in pset.packages:
+            click.echo(f"{pkg.id}\t{pkg.origin}\t{pkg.location}")
+        for dep in pset.missing:
+            click.echo(f"{dep.name}#{dep.wanted}\tmissing\t{dep.reason}")
+
+
+def main() -> None:
+    cli(prog_name="igtools")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,143 @@
+"""FHIR resources as read from a package: parsing (JSON, XML) and index entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from igtools.errors import ResourceFileError
+
+FHIR_NS = "http://hl7.org/fhir"
+
+Resource = dict[str, Any]
+
+
+def parse_json(data: bytes, source: str) -> Any:
+    """Parse JSON bytes, naming ``source`` and the line on error."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ResourceFileError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResourceFileError(
+            f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
+        ) from exc
+
+
+def parse_resource_json(data: bytes, source: str) -> Resource:
+    obj = parse_json(data, source)
+    return check_resource(obj, source)
+
+
+def check_resource(obj: Any, source: str) -> Resource:
+    if not isinstance(obj, dict):
+        raise ResourceFileError(f"{source}: not a FHIR resource (top level is not a JSON object)")
+    rt = obj.get("resourceType")
+    if not isinstance(rt, str) or not rt:
+        raise ResourceFileError(f"{source}: not a FHIR resource (no resourceType)")
+    return obj
+
+
+def parse_resource_xml(data: bytes, source: str) -> Resource:
+    """Parse a FHIR XML resource into its FHIR JSON form.
+
+    lxml reads the document (line numbers in errors); fhir.resources' R4B model of the
+    root element turns it into JSON with the right arrays and primitive types.
+    """
+    from lxml import etree
+
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno is not None else "?"
+        raise ResourceFileError(f"{source}:{line}: invalid XML: {exc.msg}") from exc
+    qname = etree.QName(root)
+    if qname.namespace != FHIR_NS:
+        raise ResourceFileError(
+            f"{source}: not a FHIR resource (root element {root.tag!r} is not in the FHIR namespace)"
+        )
+    rt = qname.localname
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        model = get_fhir_model_class(rt)
+    except (KeyError, ValueError) as exc:
+        raise ResourceFileError(f"{source}: unknown FHIR resource type {rt!r}") from exc
+    try:
+        obj = model.model_validate_xml(data)
+    except Exception as exc:
+        first = str(exc).splitlines()[0:3]
+        raise ResourceFileError(f"{source}: cannot read {rt} from XML: {' '.join(first)}") from exc
+    out: Resource = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    out.setdefault("resourceType", rt)
+    return out
+
+
+@dataclass
+class ResourceEntry:
+    """One resource of a package, as the index knows it.
+
+    ``data`` is read lazily for packages read from folders (dependencies are often large
+    and mostly unused).
+    """
+
+    resource_type: str
+    id: str | None
+    url: str | None
+    version: str | None
+    package: str  # "name#version"
+    path: str  # path inside the package or folder
+    is_example: bool
+    _data: Resource | None = field(default=None, repr=False)
+    _loader: Callable[[], Resource] | None = field(default=None, repr=False)
+
+    @property
+    def data(self) -> Resource:
+        if self._data is None:
+            if self._loader is None:  # pragma: no cover - constructed with one or the other
+                raise ResourceFileError(f"{self.package}:{self.path}: no content")
+            self._data = self._loader()
+            self._loader = None
+        return self._data
+
+    @property
+    def key(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+    @property
+    def name(self) -> str | None:
+        value = self.data.get("name")
+        return value if isinstance(value, str) else None
+
+    @property
+    def claimed_profiles(self) -> list[str]:
+        meta = self.data.get("meta")
+        if isinstance(meta, dict):
+            profiles = meta.get("profile")
+            if isinstance(profiles, list):
+                return [p for p in profiles if isinstance(p, str)]
+        return []
+
+    @classmethod
+    def from_resource(
+        cls, res: Resource, package: str, path: str, is_example: bool
+    ) -> ResourceEntry:
+        return cls(
+            resource_type=res["resourceType"],
+            id=_str_or_none(res.get("id")),
+            url=_str_or_none(res.get("url")),
+            version=_str_or_none(res.get("version")),
+            package=package,
+            path=path,
+            is_example=is_example,
+            _data=res,
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

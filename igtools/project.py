@@ -1,0 +1,97 @@
+"""The project's own configuration: ``ig-input/igtools.toml``.
+
+Format (all keys optional but ``ig.package``; paths are relative to the project root,
+the folder that holds ``ig-input/``)::
+
+    [ig]
+    package = "ans.fhir.fr.sas#1.2.0"    # any PACKAGE form: name#version, .tgz, folder
+    pages = "../shared/ig-source/sas-1.2.0"  # IG source folder (sushi-config.yaml, input/)
+
+    [output]
+    dir = "generated"                    # where `igtools build` writes
+
+    [packages]
+    package-dirs = ["../shared/fhir-packages"]   # offline registries (folders of .tgz)
+    registries = ["https://packages.fhir.org"]   # replaces the default registries
+
+The project is found from ``--project DIR``, else ``IGTOOLS_PROJECT``, else the first
+folder from the current one upwards that holds ``ig-input/igtools.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from igtools.errors import ConfigError
+
+CONFIG_NAME = Path("ig-input") / "igtools.toml"
+
+
+@dataclass
+class Project:
+    root: Path
+    config_file: Path
+    package: str
+    pages: Path | None = None
+    output: Path = Path("generated")
+    package_dirs: list[Path] = field(default_factory=list)
+    registries: list[str] | None = None
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    env = os.environ.get("IGTOOLS_PROJECT")
+    if env:
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
+def _get(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_project(root: Path) -> Project:
+    cfg_file = root / CONFIG_NAME
+    if not cfg_file.is_file():
+        raise ConfigError(f"{root}: no {CONFIG_NAME} (not an igtools project)")
+    try:
+        data = tomllib.loads(cfg_file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{cfg_file}: invalid TOML: {exc}") from exc
+    ig = _get(data, "ig", dict, str(cfg_file)) or {}
+    out = _get(data, "output", dict, str(cfg_file)) or {}
+    pkgs = _get(data, "packages", dict, str(cfg_file)) or {}
+    package = _get(ig, "package", str, f"{cfg_file}: [ig]")
+    if not package:
+        raise ConfigError(f"{cfg_file}: [ig] package is required (e.g. 'name#version')")
+
+    def rel(p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else root / path
+
+    pages = _get(ig, "pages", str, f"{cfg_file}: [ig]")
+    output = _get(out, "dir", str, f"{cfg_file}: [output]") or "generated"
+    dirs = _get(pkgs, "package-dirs", list, f"{cfg_file}: [packages]") or []
+    registries = _get(pkgs, "registries", list, f"{cfg_file}: [packages]")
+    # a package given as a relative path is relative to the project too
+    if package.startswith(".") or "/" in package:
+        package = str(rel(package))
+    return Project(
+        root=root,
+        config_file=cfg_file,
+        package=package,
+        pages=rel(pages) if pages else None,
+        output=rel(output),
+        package_dirs=[rel(str(d)) for d in dirs],
+        registries=[str(r) for r in registries] if registries is not None else None,
+    )
