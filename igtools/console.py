@@ -57,7 +57,9 @@ def print_inspect(summary: dict[str, Any], console: Console = stdout) -> None:
         for col in ("name", "context", "value", "url"):
             t.add_column(col, overflow="fold")
         for row in summary["extensions"]:
-            t.add_row(row["name"], ", ".join(row["context"]), ", ".join(row["value_types"]), row["url"])
+            t.add_row(
+                row["name"], ", ".join(row["context"]), ", ".join(row["value_types"]), row["url"]
+            )
         console.print(t)
 
     if summary["value_sets"] or summary["code_systems"]:
@@ -76,7 +78,10 @@ def print_inspect(summary: dict[str, Any], console: Console = stdout) -> None:
             t.add_column(col, overflow="fold")
         for row in summary["capability_statements"]:
             t.add_row(
-                row["id"], str(row["kind"]), ", ".join(map(str, row["modes"])), ", ".join(row["resources"])
+                row["id"],
+                str(row["kind"]),
+                ", ".join(map(str, row["modes"])),
+                ", ".join(row["resources"]),
             )
         console.print(t)
 
@@ -96,7 +101,8 @@ def print_inspect(summary: dict[str, Any], console: Console = stdout) -> None:
             t.add_column(col, overflow="fold")
         for row in summary["examples"]:
             claims = [
-                p["url"] + ("" if p["resolved"] else " [red](unresolved)[/red]") for p in row["profiles"]
+                p["url"] + ("" if p["resolved"] else " [red](unresolved)[/red]")
+                for p in row["profiles"]
             ]
             t.add_row(f"{row['type']}/{row['id']}", "\n".join(claims) or "-")
         console.print(t)

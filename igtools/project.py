@@ -4,14 +4,14 @@ Format (all keys optional but ``ig.package``; paths are relative to the project 
 the folder that holds ``ig-input/``)::
 
     [ig]
-    package = "ans.fhir.fr.sas#1.2.0"    # any PACKAGE form: name#version, .tgz, folder
-    pages = "../shared/ig-source/sas-1.2.0"  # IG source folder (sushi-config.yaml, input/)
+    package = "example.fhir.ig#1.0.0"    # any PACKAGE form: name#version, .tgz, folder
+    pages = "../my-ig"                   # IG source folder (sushi-config.yaml, input/)
 
     [output]
     dir = "generated"                    # where `igtools build` writes
 
     [packages]
-    package-dirs = ["../shared/fhir-packages"]   # offline registries (folders of .tgz)
+    package-dirs = ["../packages"]       # offline registries (folders of .tgz)
     registries = ["https://packages.fhir.org"]   # replaces the default registries
 
 The project is found from ``--project DIR``, else ``IGTOOLS_PROJECT``, else the first

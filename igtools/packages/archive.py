@@ -87,7 +87,9 @@ def _open(archive: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(archive, mode="r:*")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise PackageError(f"{archive}: not a readable package archive (corrupt or truncated?): {exc}") from exc
+        raise PackageError(
+            f"{archive}: not a readable package archive (corrupt or truncated?): {exc}"
+        ) from exc
 
 
 def _safe_members(

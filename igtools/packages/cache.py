@@ -54,7 +54,9 @@ class PackageCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise PackageError(f"cannot create the package cache {self.root}: {exc.strerror}") from exc
+            raise PackageError(
+                f"cannot create the package cache {self.root}: {exc.strerror}"
+            ) from exc
         tmp = Path(tempfile.mkdtemp(prefix=f".igtools-{name}#{version}-", dir=self.root))
         try:
             extract_archive(archive, tmp, limits)

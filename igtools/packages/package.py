@@ -105,7 +105,9 @@ def check_manifest(manifest: Any, source: str) -> tuple[str, str]:
         raise PackageError(f"{source}: package.json is not a JSON object")
     name = manifest.get("name")
     version = manifest.get("version")
-    missing = [k for k, v in (("name", name), ("version", version)) if not isinstance(v, str) or not v]
+    missing = [
+        k for k, v in (("name", name), ("version", version)) if not isinstance(v, str) or not v
+    ]
     if missing:
         raise PackageError(f"{source}: package.json has no {' and no '.join(missing)}")
     assert isinstance(name, str) and isinstance(version, str)
@@ -222,7 +224,9 @@ def _read_json_dir(folder: Path, pkg: Package, rel_prefix: str, is_example: bool
         if f.name in _NOT_RESOURCES or f.name.startswith("."):
             continue
         res = parse_resource_json(f.read_bytes(), str(f))
-        pkg.entries.append(ResourceEntry.from_resource(res, pkg.id, rel_prefix + f.name, is_example))
+        pkg.entries.append(
+            ResourceEntry.from_resource(res, pkg.id, rel_prefix + f.name, is_example)
+        )
 
 
 def read_package_folder(folder: Path, origin: str = "folder") -> Package:
@@ -304,7 +308,9 @@ def read_source_folder(folder: Path) -> Package:
                 res = parse_resource_xml(data, str(path))
             else:
                 continue
-            is_example = res["resourceType"] not in CONFORMANCE_TYPES or "example" in rel.split("/")[:-1]
+            is_example = (
+                res["resourceType"] not in CONFORMANCE_TYPES or "example" in rel.split("/")[:-1]
+            )
             pkg.entries.append(ResourceEntry.from_resource(res, pkg.id, rel, is_example))
     if not pkg.entries:
         raise PackageError(f"{folder}: no package.json and no FHIR resource found in this folder")

@@ -68,9 +68,8 @@ def canonical_references(entry: ResourceEntry) -> Iterator[tuple[str, str]]:
                 for sp in r.get("searchParam") or []:
                     if isinstance(sp, dict) and isinstance(sp.get("definition"), str):
                         yield sp["definition"], f"{entry.key} searchParam {sp.get('name')}"
-    elif rt == "SearchParameter":
-        if isinstance(res.get("derivedFrom"), str):
-            yield res["derivedFrom"], f"{entry.key} derivedFrom"
+    elif rt == "SearchParameter" and isinstance(res.get("derivedFrom"), str):
+        yield res["derivedFrom"], f"{entry.key} derivedFrom"
 
 
 def provided_by_fhir_resources(url: str) -> bool:

@@ -115,7 +115,9 @@ class RegistryClient:
                 version = pick_version(list(versions), ref.version)
             if version is None:
                 known = ", ".join(sorted(versions, key=version_key)[-8:]) or "none"
-                problems.append(f"{registry}: no version {ref.version} of {ref.name} (has: {known})")
+                problems.append(
+                    f"{registry}: no version {ref.version} of {ref.name} (has: {known})"
+                )
                 continue
             info = versions.get(version)
             dist = info.get("dist") if isinstance(info, dict) else None

@@ -19,7 +19,9 @@ def parse_json(data: bytes, source: str) -> Any:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ResourceFileError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ResourceFileError(
+            f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -59,7 +61,8 @@ def parse_resource_xml(data: bytes, source: str) -> Resource:
     qname = etree.QName(root)
     if qname.namespace != FHIR_NS:
         raise ResourceFileError(
-            f"{source}: not a FHIR resource (root element {root.tag!r} is not in the FHIR namespace)"
+            f"{source}: not a FHIR resource "
+            f"(root element {root.tag!r} is not in the FHIR namespace)"
         )
     rt = qname.localname
     try:

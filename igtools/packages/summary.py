@@ -62,7 +62,7 @@ def summarize(pset: PackageSet) -> dict[str, Any]:
     logical: list[dict[str, Any]] = []
     for e in idx.of_type("StructureDefinition", pid):
         d = e.data
-        row = {"name": e.name, "id": e.id, "url": e.url, "title": _title(e)}
+        row: dict[str, Any] = {"name": e.name, "id": e.id, "url": e.url, "title": _title(e)}
         kind = _sd_kind(e)
         if kind == "extension":
             row["context"] = _ext_contexts(d)
@@ -117,10 +117,19 @@ def summarize(pset: PackageSet) -> dict[str, Any]:
         }
         for e in idx.of_type("SearchParameter", pid)
     ]
-    counted = {"StructureDefinition", "ValueSet", "CodeSystem", "CapabilityStatement", "SearchParameter"}
+    counted = {
+        "StructureDefinition",
+        "ValueSet",
+        "CodeSystem",
+        "CapabilityStatement",
+        "SearchParameter",
+    }
     others = sorted(
-        ({"type": e.resource_type, "id": e.id, "url": e.url} for e in idx.conformance(pid)
-         if e.resource_type not in counted),
+        (
+            {"type": e.resource_type, "id": e.id, "url": e.url}
+            for e in idx.conformance(pid)
+            if e.resource_type not in counted
+        ),
         key=lambda r: (str(r["type"]), str(r["id"])),
     )
     examples = []
@@ -170,7 +179,9 @@ def summarize(pset: PackageSet) -> dict[str, Any]:
             "other_resources": len(others),
             "examples": len(examples),
         },
-        "profiles": {k: sorted(v, key=lambda r: str(r["name"])) for k, v in sorted(profiles.items())},
+        "profiles": {
+            k: sorted(v, key=lambda r: str(r["name"])) for k, v in sorted(profiles.items())
+        },
         "extensions": sorted(extensions, key=lambda r: str(r["name"])),
         "logical_models": logical,
         "value_sets": sorted(value_sets, key=lambda r: str(r["name"])),
