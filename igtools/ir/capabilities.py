@@ -1,0 +1,122 @@
+"""CapabilityStatements and SearchParameters -> IR.
+
+A CapabilityStatement's ``searchParam.name`` is only a label: the wire name is the
+``code`` of the SearchParameter its ``definition`` points to. When that definition is
+not in the package set (a core parameter without the core package), the code is taken
+from the definition URL's last segment (``.../Schedule-actor`` -> ``actor``) and the
+parameter is flagged ``resolved=False``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from igtools.ir.model import Capability, CapabilityResource, CapabilityRest, SearchParam
+from igtools.packages import ResourceEntry, ResourceIndex
+
+EXPECTATION_EXT = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation"
+
+
+def _strs(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def search_param_from_resource(d: dict[str, Any]) -> SearchParam:
+    return SearchParam(
+        code=str(d.get("code")),
+        type=str(d.get("type")),
+        url=d.get("url"),
+        name=d.get("name"),
+        base=_strs(d.get("base")),
+        expression=d.get("expression"),
+        description=d.get("description"),
+        targets=_strs(d.get("target")),
+        comparators=_strs(d.get("comparator")),
+        modifiers=_strs(d.get("modifier")),
+        chains=_strs(d.get("chain")),
+        multiple_or=d.get("multipleOr"),
+        multiple_and=d.get("multipleAnd"),
+    )
+
+
+def _expectation(obj: dict[str, Any]) -> str | None:
+    for ext in obj.get("extension") or []:
+        if isinstance(ext, dict) and ext.get("url") == EXPECTATION_EXT:
+            value = ext.get("valueCode")
+            return str(value) if value else None
+    return None
+
+
+def _capability_param(sp: dict[str, Any], index: ResourceIndex) -> SearchParam:
+    definition = sp.get("definition")
+    entry = index.resolve(definition) if isinstance(definition, str) else None
+    if entry is not None and entry.resource_type == "SearchParameter":
+        param = search_param_from_resource(entry.data)
+    else:
+        code = str(sp.get("name"))
+        if isinstance(definition, str):
+            tail = definition.rstrip("/").rsplit("/", 1)[-1].partition("|")[0]
+            code = tail.split("-", 1)[1] if "-" in tail else tail
+        param = SearchParam(code=code, type=str(sp.get("type")), url=definition, resolved=False)
+    param.name = sp.get("name")
+    param.documentation = sp.get("documentation")
+    param.expectation = _expectation(sp)
+    if sp.get("type") and param.type in ("None", ""):
+        param.type = str(sp["type"])
+    return param
+
+
+def _interactions(items: Any) -> list[str]:
+    return [str(i["code"]) for i in items or [] if isinstance(i, dict) and i.get("code")]
+
+
+def build_capability(entry: ResourceEntry, index: ResourceIndex) -> Capability:
+    d = entry.data
+    rests = []
+    for rest in d.get("rest") or []:
+        if not isinstance(rest, dict):
+            continue
+        resources = []
+        for r in rest.get("resource") or []:
+            if not isinstance(r, dict):
+                continue
+            resources.append(
+                CapabilityResource(
+                    type=str(r.get("type")),
+                    profile=r.get("profile"),
+                    supported_profiles=_strs(r.get("supportedProfile")),
+                    interactions=_interactions(r.get("interaction")),
+                    search_params=[
+                        _capability_param(sp, index)
+                        for sp in r.get("searchParam") or []
+                        if isinstance(sp, dict)
+                    ],
+                    search_includes=_strs(r.get("searchInclude")),
+                    search_rev_includes=_strs(r.get("searchRevInclude")),
+                    conditional_create=r.get("conditionalCreate"),
+                    conditional_update=r.get("conditionalUpdate"),
+                    conditional_delete=r.get("conditionalDelete"),
+                    documentation=r.get("documentation"),
+                    versioning=r.get("versioning"),
+                )
+            )
+        rests.append(
+            CapabilityRest(
+                mode=str(rest.get("mode")),
+                resources=resources,
+                interactions=_interactions(rest.get("interaction")),
+                documentation=rest.get("documentation"),
+            )
+        )
+    return Capability(
+        url=d.get("url"),
+        name=d.get("name"),
+        title=d.get("title"),
+        id=entry.id,
+        package=entry.package,
+        kind=d.get("kind"),
+        status=d.get("status"),
+        description=d.get("description"),
+        formats=_strs(d.get("format")),
+        rest=rests,
+    )
