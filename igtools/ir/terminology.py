@@ -173,6 +173,7 @@ def core_code_list(path: str) -> tuple[str, ...] | None:
         return None
     info = model.model_fields.get(parts[-1])
     extra = info.json_schema_extra if info is not None else None
-    if isinstance(extra, dict) and isinstance(extra.get("enum_values"), list):
-        return tuple(str(v) for v in extra["enum_values"])
+    values = extra.get("enum_values") if isinstance(extra, dict) else None
+    if isinstance(values, list):
+        return tuple(str(v) for v in values)
     return None
