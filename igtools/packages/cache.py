@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from igtools.errors import PackageError
-from igtools.packages.archive import Limits, extract_archive
+from igtools.packages.archive import ArchiveReport, Limits, extract_archive
 from igtools.packages.package import check_manifest
 from igtools.packages.resources import parse_json
 from igtools.packages.spec import version_key
@@ -48,8 +48,17 @@ class PackageCache:
         ]
         return sorted(found, key=version_key)
 
-    def install(self, archive: Path, name: str, version: str, limits: Limits | None = None) -> Path:
-        """Extract ``archive`` as ``name#version`` into the cache; return its folder."""
+    def install(
+        self,
+        archive: Path,
+        name: str,
+        version: str,
+        limits: Limits | None = None,
+        report: ArchiveReport | None = None,
+    ) -> Path:
+        """Extract ``archive`` as ``name#version`` into the cache; return its folder.
+
+        ``report`` receives what was skipped (links pointing inside the package)."""
         final = self.folder(name, version)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -59,7 +68,7 @@ class PackageCache:
             ) from exc
         tmp = Path(tempfile.mkdtemp(prefix=f".igtools-{name}#{version}-", dir=self.root))
         try:
-            extract_archive(archive, tmp, limits)
+            extract_archive(archive, tmp, limits, report)
             manifest_path = tmp / "package" / "package.json"
             if not manifest_path.is_file():
                 raise PackageError(f"{archive}: not a FHIR package (no package/package.json)")
@@ -84,7 +93,10 @@ class PackageCache:
 
     def temp_file(self, suffix: str) -> Path:
         """A temporary file inside the cache (same filesystem: renames stay atomic)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".igtools-download-", suffix=suffix, dir=self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".igtools-download-", suffix=suffix, dir=self.root)
+        except OSError as exc:
+            raise PackageError(f"cannot write into the package cache {self.root}: {exc}") from exc
         os.close(fd)
         return Path(name)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from igtools.errors import DependencyError, PackageError
-from igtools.packages.archive import Limits
+from igtools.packages.archive import ArchiveReport, Limits
 from igtools.packages.cache import PackageCache, default_cache_dir
 from igtools.packages.index import ResourceIndex
 from igtools.packages.package import Package, read_package_folder, read_path
@@ -155,9 +155,11 @@ class PackageLoader:
             tgz = _package_dir_versions(folder, name).get(version)
             if tgz is not None:
                 log.info("installing %s#%s from %s into the cache", name, version, tgz)
-                path = self.cache.install(tgz, name, version, self.settings.limits)
+                report = ArchiveReport()
+                path = self.cache.install(tgz, name, version, self.settings.limits, report)
                 pkg = read_package_folder(path, origin="package-dir")
                 pkg.location = str(tgz)
+                pkg.notes.extend(f"skipped link {link}" for link in report.skipped_links)
                 return pkg
             looked.append(f"not in package dir {folder}")
         registry = self.registry
@@ -173,11 +175,13 @@ class PackageLoader:
         try:
             log.info("downloading %s#%s from %s", name, version, release.tarball)
             registry.download(release, tmp)
-            path = self.cache.install(tmp, name, version, self.settings.limits)
+            report = ArchiveReport()
+            path = self.cache.install(tmp, name, version, self.settings.limits, report)
         finally:
             tmp.unlink(missing_ok=True)
         pkg = read_package_folder(path, origin="registry")
         pkg.location = release.tarball
+        pkg.notes.extend(f"skipped link {link}" for link in report.skipped_links)
         return pkg
 
     def _where_looked(self, ref: PackageRef, looked: list[str]) -> str:

@@ -78,7 +78,71 @@ def parse_resource_xml(data: bytes, source: str) -> Resource:
         raise ResourceFileError(f"{source}: cannot read {rt} from XML: {' '.join(first)}") from exc
     out: Resource = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
     out.setdefault("resourceType", rt)
+    _restore_xml_ids(root, out)
     return out
+
+
+def _fhir_children(node: Any) -> list[Any]:
+    from lxml import etree
+
+    return [c for c in node if isinstance(c.tag, str) and etree.QName(c).namespace == FHIR_NS]
+
+
+def _restore_xml_ids(node: Any, obj: dict[str, Any]) -> None:
+    """Put back what the fhir.resources XML reader drops.
+
+    It ignores the ``id`` attribute of elements (``<element id="Patient.identifier:ssn">``
+    in a StructureDefinition, ``<identifier id="...">``) and turns XML comments into
+    ``fhir_comments`` keys, which are not FHIR JSON. ``node`` is the XML element whose
+    JSON form is ``obj``.
+    """
+    obj.pop("fhir_comments", None)
+    groups: dict[str, list[Any]] = {}
+    for child in _fhir_children(node):
+        groups.setdefault(child.tag.rpartition("}")[2], []).append(child)
+    for name, children in groups.items():
+        value = obj.get(name)
+        under = obj.get("_" + name)
+        if isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(v, dict) for v in value)
+        ):
+            items = value if isinstance(value, list) else [value]
+            if len(items) != len(children):
+                continue
+            for xml_child, item in zip(children, items, strict=True):
+                if not isinstance(item, dict):
+                    continue
+                if "resourceType" in item:  # contained / Bundle.entry.resource
+                    inner = _fhir_children(xml_child)
+                    if len(inner) == 1:
+                        _restore_xml_ids(inner[0], item)
+                    continue
+                if xml_child.get("id") is not None:
+                    item.setdefault("id", xml_child.get("id"))
+                _restore_xml_ids(xml_child, item)
+        elif value is not None or under is not None:  # primitives: ids go in _name
+            many = isinstance(value, list) or isinstance(under, list) or len(children) > 1
+            for i, xml_child in enumerate(children):
+                el_id = xml_child.get("id")
+                if el_id is None and not _fhir_children(xml_child):
+                    continue
+                if many:
+                    if not isinstance(under, list):
+                        under = [None] * len(children)
+                        obj["_" + name] = under
+                    if len(under) != len(children):
+                        break
+                    if under[i] is None:
+                        under[i] = {}
+                    ext = under[i]
+                else:
+                    if not isinstance(under, dict):
+                        under = {}
+                        obj["_" + name] = under
+                    ext = under
+                if el_id is not None:
+                    ext.setdefault("id", el_id)
+                _restore_xml_ids(xml_child, ext)
 
 
 @dataclass

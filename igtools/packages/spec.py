@@ -83,14 +83,18 @@ def is_wildcard(version: str) -> bool:
     return version.endswith(".x") or version == "x" or version == "*"
 
 
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key for semantic-ish versions: numeric parts numerically, pre-releases first."""
+def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key for semantic-ish versions: numeric parts numerically, pre-releases first.
+
+    Every part is an (rank, number, text) triple so that any two keys compare, whatever
+    their lengths ("1.2" against "1.2.0", "1.0.a" against "1.0.1").
+    """
     main, _, pre = version.partition("-")
-    parts: list[tuple[int, int | str]] = []
+    parts: list[tuple[int, int, str]] = []
     for piece in main.split("."):
-        parts.append((1, int(piece)) if piece.isdigit() else (0, piece))
+        parts.append((2, int(piece), "") if piece.isdigit() else (1, 0, piece))
     # a release sorts after its pre-releases
-    parts.append((0, pre) if pre else (1, ""))
+    parts.append((0, 0, pre) if pre else (0, 1, ""))
     return tuple(parts)
 
 
