@@ -166,23 +166,34 @@ class PackageLoader:
         if registry is None:
             looked.append("registries not asked (offline)")
             raise PackageError(f"{name}#{version}: not found ({'; '.join(looked)})")
-        try:
-            release = registry.find(PackageRef(name, version))
-        except RegistryFailure as exc:
-            looked.extend(exc.problems)
-            raise PackageError(f"{name}#{version}: not found ({'; '.join(looked)})") from exc
-        tmp = self.cache.temp_file(".tgz")
-        try:
-            log.info("downloading %s#%s from %s", name, version, release.tarball)
-            registry.download(release, tmp)
+        tried: set[str] = set()
+        while True:
+            try:
+                release = registry.find(PackageRef(name, version), skip=frozenset(tried))
+            except RegistryFailure as exc:
+                looked.extend(exc.problems)
+                raise PackageError(f"{name}#{version}: not found ({'; '.join(looked)})") from exc
+            tmp = self.cache.temp_file(".tgz")
             report = ArchiveReport()
-            path = self.cache.install(tmp, name, version, self.settings.limits, report)
-        finally:
-            tmp.unlink(missing_ok=True)
-        pkg = read_package_folder(path, origin="registry")
-        pkg.location = release.tarball
-        pkg.notes.extend(f"skipped link {link}" for link in report.skipped_links)
-        return pkg
+            try:
+                log.info("downloading %s#%s from %s", name, version, release.tarball)
+                registry.download(release, tmp)
+                path = self.cache.install(tmp, name, version, self.settings.limits, report)
+            except PackageError as exc:
+                # a bad tarball from one registry: try the next one
+                tried.add(release.registry)
+                looked.append(str(exc))
+                if len(tried) >= len(registry.registries):
+                    raise PackageError(
+                        f"{name}#{version}: no registry gave a usable package ({'; '.join(looked)})"
+                    ) from exc
+                continue
+            finally:
+                tmp.unlink(missing_ok=True)
+            pkg = read_package_folder(path, origin="registry")
+            pkg.location = release.tarball
+            pkg.notes.extend(f"skipped link {link}" for link in report.skipped_links)
+            return pkg
 
     def _where_looked(self, ref: PackageRef, looked: list[str]) -> str:
         parts = [f"cache {self.cache.root}"]

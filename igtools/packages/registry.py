@@ -53,6 +53,7 @@ class RegistryClient:
         self.registries = [r.rstrip("/") for r in registries]
         self.timeout = timeout
         self._client: httpx.Client | None = None
+        self._meta: dict[tuple[str, str], dict[str, Any]] = {}
         self.requests = 0
 
     def _http(self) -> httpx.Client:
@@ -70,6 +71,12 @@ class RegistryClient:
             self._client = None
 
     def _metadata(self, registry: str, name: str) -> dict[str, Any]:
+        key = (registry, name)
+        if key not in self._meta:
+            self._meta[key] = self._fetch_metadata(registry, name)
+        return self._meta[key]
+
+    def _fetch_metadata(self, registry: str, name: str) -> dict[str, Any]:
         url = f"{registry}/{quote(name)}"
         self.requests += 1
         try:
@@ -90,11 +97,13 @@ class RegistryClient:
             raise PackageError(f"{url}: the answer is not package metadata (no 'versions')")
         return data
 
-    def find(self, ref: PackageRef) -> Release:
-        """Ask each registry in turn for ``ref``; the first that has it wins."""
+    def find(self, ref: PackageRef, skip: frozenset[str] = frozenset()) -> Release:
+        """Ask each registry in turn (but those in ``skip``); the first that has it wins."""
         problems: list[str] = []
         all_404 = True
         for registry in self.registries:
+            if registry in skip:
+                continue
             try:
                 meta = self._metadata(registry, ref.name)
             except RegistryNotFound as exc:
@@ -142,7 +151,7 @@ class RegistryClient:
                 if resp.status_code != 200:
                     raise PackageError(f"{release.tarball}: HTTP {resp.status_code}")
                 with open(dest, "wb") as out:
-                    for chunk in resp.iter_bytes(1 << 16):
+                    for chunk in resp.iter_raw(1 << 16):  # the bytes as sent
                         size += len(chunk)
                         if size > MAX_DOWNLOAD_BYTES:
                             raise PackageError(

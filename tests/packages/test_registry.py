@@ -462,3 +462,15 @@ def test_concurrent_processes_share_one_install(
         assert "hl7.fhir.fr.core#1.1.0\tmissing" in out
     assert server.requests.count(server.tarball_path(NAME, "1.2.0")) == 2
     _assert_one_complete_copy(cache_dir, shared_packages)
+
+
+@pytest.mark.parametrize("mode", ["bad-shasum", "truncated", "tarball-404"])
+def test_bad_tarball_on_first_registry_falls_back(
+    mode: str, make_server: MakeServer, make_loader: MakeLoader, cache_dir: Path
+) -> None:
+    """Metadata fine but the tarball bad on the first registry: the second one serves."""
+    first, second = make_server(mode), make_server()
+    pset = make_loader(first, second).load(f"{NAME}#1.2.0", dependencies=False)
+    assert pset.root.location == second.url + second.tarball_path(NAME, "1.2.0")
+    assert first.requests == [f"/{NAME}", first.tarball_path(NAME, "1.2.0")]
+    assert cache_listing(cache_dir) == [f"{NAME}#1.2.0"]
