@@ -1,0 +1,507 @@
+"""Profile validation on FHIR JSON: the rules a profile adds to its base resource.
+
+A profile's rules are a tree of :class:`El` (one per snapshot element that constrains
+something), built by the generator from the profile's snapshot. :func:`validate` walks
+an instance (FHIR JSON, as dicts and lists) along that tree and reports every broken
+rule as an :class:`Issue` with a FHIRPath-style location, the rule and the profile.
+
+What the base resource already guarantees (JSON types, primitive formats, unknown
+elements) is checked by the fhir.resources model the generated class derives from.
+Checked here: cardinalities (``_name`` primitive extensions count as a value),
+prohibited elements, choice types restricted by the profile, fixed values (equality)
+and pattern values (the instance contains at least the pattern), required bindings
+whose codes are known, literal reference targets, slices (matched by their
+discriminators, then each slice's cardinality and own rules; closed slicing), empty
+values (ele-1), extensions with both a value and nested extensions (ext-1), and the
+profile's error-severity invariants with fhirpathpy (switch off with
+``invariants=False``: they are the slow part).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = Any
+
+
+@dataclass(frozen=True)
+class Inv:
+    """An invariant: a FHIRPath expression that must be true on each occurrence."""
+
+    key: str
+    severity: str
+    human: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a value is recognised as belonging to a slice (one per discriminator)."""
+
+    kind: str  # value | pattern | exists | type | profile
+    path: str  # relative FHIRPath: "$this", "system", "coding.system", "url", ...
+    expected: JSON = None  # value/pattern: the JSON value; exists: bool; type: type name
+
+
+@dataclass(frozen=True)
+class El:
+    """The rules of one element (a node of the profile's element tree)."""
+
+    path: str  # element path, for messages (Slot.serviceType)
+    names: tuple[str, ...] = ()  # JSON names (choice types expanded); () for the root
+    min: int = 0
+    max: int | None = None  # None: unbounded
+    primitive: bool = False
+    choice_stem: str | None = None  # "value" for value[x]: other valueXxx are refused
+    fixed: JSON = None
+    pattern: JSON = None
+    codes: tuple[tuple[str | None, str], ...] | None = None  # required binding, known codes
+    code_kind: str | None = None  # code | Coding | CodeableConcept | Quantity | string | uri
+    value_set: str | None = None
+    targets: tuple[str, ...] = ()  # allowed literal reference target types
+    profiles: tuple[str, ...] = ()  # nested resource must conform to one of these
+    invariants: tuple[Inv, ...] = ()
+    children: tuple[El, ...] = ()
+    slice_name: str | None = None
+    slicing_rules: str | None = None  # open | closed | openAtEnd
+    matches: tuple[Match, ...] = ()  # for a slice: its discriminator values
+    slices: tuple[El, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A profile's rules: its canonical URL, base resource type and element tree."""
+
+    url: str
+    name: str
+    type: str
+    root: El
+
+
+@dataclass
+class Issue:
+    severity: str  # error | warning
+    location: str  # Slot.serviceType[0].coding[0].system
+    message: str
+    rule: str  # cardinality | fixed | pattern | binding | slice | reference | invariant:key ...
+    profile: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message} ({self.rule}; {self.profile})"
+
+
+# a registry of every profile's rules, to validate nested resources by profile
+Registry = Mapping[str, Rules]
+
+_EMPTY: dict[str, Rules] = {}
+
+
+@dataclass
+class _Ctx:
+    rules: Rules
+    registry: Registry
+    invariants: bool
+    root: JSON
+    issues: list[Issue] = field(default_factory=list)
+
+    def error(self, location: str, message: str, rule: str, severity: str = "error") -> None:
+        self.issues.append(Issue(severity, location, message, rule, self.rules.name))
+
+
+def validate(
+    data: JSON, rules: Rules, registry: Registry = _EMPTY, invariants: bool = True
+) -> list[Issue]:
+    """Every way ``data`` (FHIR JSON of one resource) breaks ``rules``."""
+    ctx = _Ctx(rules, registry, invariants, data)
+    if not isinstance(data, dict):
+        ctx.error(rules.type, "not a JSON object", "structure")
+        return ctx.issues
+    rt = data.get("resourceType")
+    if rt != rules.type:
+        ctx.error(rules.type, f"resourceType is {rt!r}, the profile is on {rules.type}", "type")
+        return ctx.issues
+    _check_empty(data, rules.type, ctx)
+    _check_node(data, rules.root, rules.type, ctx)
+    return ctx.issues
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _occurrences(obj: dict[str, Any], el: El) -> list[tuple[str, JSON, JSON]]:
+    """(json name, value, primitive extension) of each occurrence of ``el`` in ``obj``."""
+    out: list[tuple[str, JSON, JSON]] = []
+    for name in el.names:
+        value = obj.get(name)
+        ext = obj.get("_" + name) if el.primitive else None
+        if value is None and ext is None:
+            continue
+        if isinstance(value, list) or isinstance(ext, list):
+            values = value if isinstance(value, list) else []
+            exts = ext if isinstance(ext, list) else []
+            for i in range(max(len(values), len(exts))):
+                v = values[i] if i < len(values) else None
+                e = exts[i] if i < len(exts) else None
+                if v is not None or e is not None:
+                    out.append((f"{name}[{i}]", v, e))
+        else:
+            out.append((name, value, ext))
+    return out
+
+
+def contains(instance: JSON, pattern: JSON) -> bool:
+    """Does ``instance`` contain at least ``pattern`` (FHIR pattern[x] semantics)?"""
+    if isinstance(pattern, dict):
+        if not isinstance(instance, dict):
+            return False
+        return all(contains(instance.get(k), v) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        if isinstance(instance, dict):  # a pattern on a repeating element, one occurrence
+            return all(contains(instance, p) for p in pattern)
+        if not isinstance(instance, list):
+            return False
+        return all(any(contains(i, p) for i in instance) for p in pattern)
+    return _same(instance, pattern)
+
+
+def _same(a: JSON, b: JSON) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def _equal(a: JSON, b: JSON) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    return _same(a, b)
+
+
+def _step(values: list[JSON], name: str) -> list[JSON]:
+    out: list[JSON] = []
+    m = re.fullmatch(r"extension\('([^']*)'\)", name)
+    for v in values:
+        if not isinstance(v, dict):
+            continue
+        if m is not None:
+            out.extend(
+                e for e in v.get("extension") or [] if isinstance(e, dict) and e.get("url") == m[1]
+            )
+            continue
+        if name.startswith("ofType(") or name == "resolve()":
+            out.append(v)
+            continue
+        if name.endswith("[x]"):
+            stem = name[:-3]
+            got = [
+                val for k, val in v.items() if k.startswith(stem) and k[len(stem) :][:1].isupper()
+            ]
+        else:
+            got = [v.get(name)] if name in v else []
+        for g in got:
+            out.extend(g if isinstance(g, list) else [g])
+    return out
+
+
+def _split_path(path: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    cur = ""
+    for ch in path:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "." and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p for p in parts if p and p != "$this"]
+
+
+def select(value: JSON, path: str) -> list[JSON]:
+    """Values at a simple FHIRPath ``path`` below ``value`` (names, extension('url'))."""
+    values = [value]
+    for part in _split_path(path):
+        values = _step(values, part)
+    return values
+
+
+def _matches(value: JSON, m: Match, ctx: _Ctx) -> bool:
+    if m.kind in ("value", "pattern"):
+        found = select(value, m.path)
+        if m.kind == "value":
+            return any(_equal(f, m.expected) or contains(f, m.expected) for f in found)
+        return any(contains(f, m.expected) for f in found)
+    if m.kind == "exists":
+        return bool(select(value, m.path)) == bool(m.expected)
+    if m.kind == "type":
+        found = select(value, m.path)
+        return any(isinstance(f, dict) and f.get("resourceType") == m.expected for f in found)
+    if m.kind == "profile":
+        found = select(value, m.path)
+        for f in found:
+            for url in m.expected or ():
+                rules = ctx.registry.get(url)
+                if rules is not None:
+                    if not validate(f, rules, ctx.registry, invariants=False):
+                        return True
+                elif isinstance(f, dict) and url in ((f.get("meta") or {}).get("profile") or []):
+                    return True
+        return False
+    return False
+
+
+def _codings(value: JSON, kind: str | None) -> list[tuple[str | None, str | None]]:
+    if kind == "CodeableConcept":
+        if not isinstance(value, dict):
+            return []
+        return [
+            (c.get("system"), c.get("code"))
+            for c in value.get("coding") or []
+            if isinstance(c, dict)
+        ]
+    if kind in ("Coding", "Quantity"):
+        if not isinstance(value, dict):
+            return []
+        return [(value.get("system"), value.get("code"))]
+    return [(None, value)] if isinstance(value, str) else []
+
+
+def _code_ok(
+    found: tuple[str | None, str | None], codes: tuple[tuple[str | None, str], ...]
+) -> bool:
+    system, code = found
+    return any(c == code and (s is None or s == system) for s, c in codes)
+
+
+_REF_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$")
+
+
+def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    if not el.targets or not isinstance(value, dict):
+        return
+    ref = value.get("reference")
+    if not isinstance(ref, str):
+        return
+    if ref.startswith("#"):
+        target_type = None
+        for c in ctx.root.get("contained") or [] if isinstance(ctx.root, dict) else []:
+            if isinstance(c, dict) and c.get("id") == ref[1:]:
+                target_type = c.get("resourceType")
+        if target_type is None:
+            ctx.error(f"{loc}.reference", f"no contained resource {ref}", "reference")
+            return
+    elif ref.startswith("urn:"):
+        return  # resolved inside a Bundle, not here
+    else:
+        m = _REF_RE.search(ref)
+        if m is None:
+            ctx.error(
+                f"{loc}.reference", f"{ref!r} is not a literal reference Type/id", "reference"
+            )
+            return
+        target_type = m[1]
+    if "Resource" not in el.targets and target_type not in el.targets:
+        allowed = ", ".join(el.targets)
+        ctx.error(
+            f"{loc}.reference",
+            f"reference to {target_type} not allowed (allowed: {allowed})",
+            "reference",
+        )
+
+
+# ------------------------------------------------------------------------------ walking
+
+
+def _check_empty(value: JSON, loc: str, ctx: _Ctx) -> None:
+    """ele-1 in FHIR JSON: no empty objects, arrays or strings; ext-1 on extensions."""
+    if isinstance(value, dict):
+        if not value:
+            ctx.error(loc, "empty element (ele-1: must have a value or children)", "ele-1")
+        if "url" in value and "extension" in value and any(k.startswith("value") for k in value):
+            ctx.error(loc, "extension with both a value and nested extensions", "ext-1")
+        for k, v in value.items():
+            if k != "div":
+                _check_empty(v, f"{loc}.{k}", ctx)
+    elif isinstance(value, list):
+        if not value:
+            ctx.error(loc, "empty array", "ele-1")
+        for i, v in enumerate(value):
+            if v is not None:
+                _check_empty(v, f"{loc}[{i}]", ctx)
+    elif isinstance(value, str) and not value.strip():
+        ctx.error(loc, "empty or blank string", "ele-1")
+
+
+def _check_node(obj: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    """Check the children (and their slices) of ``el`` inside one occurrence ``obj``."""
+    if not isinstance(obj, dict):
+        return
+    for child in el.children:
+        _check_element(obj, child, loc, ctx)
+
+
+def _check_element(obj: dict[str, Any], el: El, parent_loc: str, ctx: _Ctx) -> None:
+    occ = _occurrences(obj, el)
+    where = f"{parent_loc}.{el.names[0]}" if el.names else parent_loc
+    if el.choice_stem is not None:
+        stem = el.choice_stem
+        for key in obj:
+            k = key.lstrip("_")
+            if k.startswith(stem) and k[len(stem) :][:1].isupper() and k not in el.names:
+                ctx.error(
+                    f"{parent_loc}.{key}",
+                    f"type {k[len(stem) :]} not allowed here (allowed: {', '.join(el.names)})",
+                    "type",
+                )
+    _check_count(len(occ), el.min, el.max, where, el.path, ctx)
+    for name, value, _ext in occ:
+        loc = f"{parent_loc}.{name}"
+        _check_value(value, el, loc, ctx)
+    if el.slices:
+        _check_slices(occ, el, parent_loc, ctx)
+
+
+def _check_count(n: int, lo: int, hi: int | None, where: str, path: str, ctx: _Ctx) -> None:
+    if hi == 0 and n > 0:
+        ctx.error(where, f"{path} is not allowed by the profile (max 0), found {n}", "cardinality")
+    elif n < lo:
+        ctx.error(where, f"{path}: at least {lo} required, found {n}", "cardinality")
+    elif hi is not None and n > hi:
+        ctx.error(where, f"{path}: at most {hi} allowed, found {n}", "cardinality")
+
+
+def _check_value(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    if value is None:
+        return
+    if el.fixed is not None and not _equal(value, el.fixed):
+        ctx.error(loc, f"must be exactly {_short(el.fixed)}, found {_short(value)}", "fixed")
+    if el.pattern is not None and not contains(value, el.pattern):
+        ctx.error(
+            loc, f"must match the pattern {_short(el.pattern)}, found {_short(value)}", "pattern"
+        )
+    if el.codes is not None:
+        found = _codings(value, el.code_kind)
+        if not any(_code_ok(f, el.codes) for f in found):
+            shown = ", ".join(f"{s}|{c}" if s else str(c) for s, c in found) or "no code"
+            ctx.error(
+                loc,
+                f"{shown} is not in the required value set {el.value_set or ''}".rstrip(),
+                "binding",
+            )
+    if el.targets:
+        _check_reference(value, el, loc, ctx)
+    if el.profiles and isinstance(value, dict):
+        _check_profiles(value, el, loc, ctx)
+    if ctx.invariants and el.invariants:
+        _check_invariants(value, el, loc, ctx)
+    _check_node(value, el, loc, ctx)
+
+
+def _check_profiles(value: dict[str, Any], el: El, loc: str, ctx: _Ctx) -> None:
+    known = [ctx.registry[u] for u in el.profiles if u in ctx.registry]
+    if not known:
+        return
+    results = [validate(value, r, ctx.registry, ctx.invariants) for r in known]
+    if any(not r for r in results):
+        return
+    best = min(results, key=len)
+    for issue in best:
+        issue.location = loc + issue.location[len(str(value.get("resourceType"))) :]
+        ctx.issues.append(issue)
+
+
+def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ctx: _Ctx) -> None:
+    counts = {s.slice_name: 0 for s in el.slices}
+    for name, value, _ext in occ:
+        loc = f"{parent_loc}.{name}"
+        matched = [
+            s for s in el.slices if s.matches and all(_matches(value, m, ctx) for m in s.matches)
+        ]
+        for s in matched:
+            counts[s.slice_name] += 1
+            _check_value(value, s, loc, ctx)
+        if not matched and el.slicing_rules == "closed":
+            ctx.error(loc, f"matches no slice of {el.path} (slicing is closed)", "slice")
+    where = f"{parent_loc}.{el.names[0]}" if el.names else parent_loc
+    for s in el.slices:
+        if not s.matches:
+            continue  # discriminator not evaluable: the slice cannot be counted
+        n = counts[s.slice_name]
+        label = f"{el.path}:{s.slice_name}"
+        _check_count(n, s.min, s.max, where, label, ctx)
+
+
+# ------------------------------------------------------------------------------ FHIRPath
+
+_COMPILED: dict[str, Callable[..., list[Any]] | None] = {}
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    return [len(inputs) == 1 and not isinstance(inputs[0], dict | list)]
+
+
+def _compile(expression: str) -> Callable[..., list[Any]] | None:
+    if expression not in _COMPILED:
+        try:
+            import fhirpathpy
+            from fhirpathpy.models import models
+
+            _COMPILED[expression] = fhirpathpy.compile(
+                expression,
+                models["r4"],
+                {"userInvocationTable": {"hasValue": {"fn": _has_value}}},
+            )
+        except Exception:
+            _COMPILED[expression] = None
+    return _COMPILED[expression]
+
+
+def invariant_supported(expression: str) -> bool:
+    """Can fhirpathpy compile this expression? (used by the generator to warn)"""
+    return _compile(expression) is not None
+
+
+def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    for inv in el.invariants:
+        fn = _compile(inv.expression)
+        if fn is None:
+            continue
+        try:
+            result = fn(value, {"resource": ctx.root, "rootResource": ctx.root})
+        except Exception as exc:  # an engine gap is not the instance's fault
+            ctx.error(
+                loc,
+                f"invariant {inv.key} could not be evaluated: {exc}",
+                f"invariant:{inv.key}",
+                "warning",
+            )
+            continue
+        # FHIRPath: an empty result gives no verdict; anything but true fails
+        if result and not all(r is True for r in result):
+            ctx.error(
+                loc,
+                f"invariant {inv.key} broken: {inv.human}",
+                f"invariant:{inv.key}",
+                inv.severity,
+            )
+
+
+def _short(value: JSON) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def iter_errors(issues: list[Issue]) -> Iterator[Issue]:
+    return (i for i in issues if i.severity == "error")
