@@ -235,7 +235,7 @@ def select(value: JSON, path: str) -> list[JSON]:
     return values
 
 
-def _matches(value: JSON, m: Match, ctx: _Ctx) -> bool:
+def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "") -> bool:
     if m.kind in ("value", "pattern"):
         found = select(value, m.path)
         if m.kind == "value":
@@ -245,7 +245,13 @@ def _matches(value: JSON, m: Match, ctx: _Ctx) -> bool:
         return bool(select(value, m.path)) == bool(m.expected)
     if m.kind == "type":
         found = select(value, m.path)
-        return any(isinstance(f, dict) and f.get("resourceType") == m.expected for f in found)
+        if any(isinstance(f, dict) and "resourceType" in f for f in found):
+            return any(isinstance(f, dict) and f.get("resourceType") == m.expected for f in found)
+        if m.path in ("$this", "") and isinstance(m.expected, str) and m.expected:
+            # a choice type: the JSON name carries the type (valueReference)
+            suffix = m.expected[0].upper() + m.expected[1:]
+            return name.partition("[")[0].endswith(suffix)
+        return False
     if m.kind == "profile":
         found = select(value, m.path)
         for f in found:
@@ -277,9 +283,13 @@ def _codings(value: JSON, kind: str | None) -> list[tuple[str | None, str | None
 
 
 def _code_ok(
-    found: tuple[str | None, str | None], codes: tuple[tuple[str | None, str], ...]
+    found: tuple[str | None, str | None],
+    codes: tuple[tuple[str | None, str], ...],
+    kind: str | None,
 ) -> bool:
     system, code = found
+    if kind in ("code", "string", "uri"):  # the system is implied by the element
+        return any(c == code for _, c in codes)
     return any(c == code and (s is None or s == system) for s, c in codes)
 
 
@@ -391,7 +401,7 @@ def _check_value(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         )
     if el.codes is not None:
         found = _codings(value, el.code_kind)
-        if not any(_code_ok(f, el.codes) for f in found):
+        if not any(_code_ok(f, el.codes, el.code_kind) for f in found):
             shown = ", ".join(f"{s}|{c}" if s else str(c) for s, c in found) or "no code"
             ctx.error(
                 loc,
@@ -425,7 +435,9 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
     for name, value, _ext in occ:
         loc = f"{parent_loc}.{name}"
         matched = [
-            s for s in el.slices if s.matches and all(_matches(value, m, ctx) for m in s.matches)
+            s
+            for s in el.slices
+            if s.matches and all(_matches(value, m, ctx, name) for m in s.matches)
         ]
         for s in matched:
             counts[s.slice_name] += 1
@@ -446,6 +458,10 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
 _COMPILED: dict[str, Callable[..., list[Any]] | None] = {}
 
 
+def _quiet_trace(*args: Any) -> None:
+    """FHIRPath trace() output is not the user's business."""
+
+
 def _has_value(inputs: list[Any]) -> list[bool]:
     return [len(inputs) == 1 and not isinstance(inputs[0], dict | list)]
 
@@ -459,7 +475,10 @@ def _compile(expression: str) -> Callable[..., list[Any]] | None:
             _COMPILED[expression] = fhirpathpy.compile(
                 expression,
                 models["r4"],
-                {"userInvocationTable": {"hasValue": {"fn": _has_value}}},
+                {
+                    "userInvocationTable": {"hasValue": {"fn": _has_value}},
+                    "traceFn": _quiet_trace,
+                },
             )
         except Exception:
             _COMPILED[expression] = None

@@ -1,0 +1,286 @@
+"""IR profile -> runtime :class:`~igtools.runtime.validation.Rules`.
+
+Only what the base resource model (fhir.resources) does not already enforce becomes a
+rule; elements that add nothing are pruned, so the rule tree stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from igtools.ir.model import IG, Element, Profile
+from igtools.runtime.validation import El, Inv, Match, Rules, invariant_supported
+
+CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1"})  # checked natively by the runtime
+CODE_KINDS = {"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"}
+
+
+class RuleBuilder:
+    def __init__(self, ig: IG) -> None:
+        self.ig = ig
+        self.warnings: list[str] = []
+
+    # ------------------------------------------------------------------ public
+
+    def rules(self, profile: Profile) -> Rules:
+        root = self._element(profile.root, profile, is_root=True)
+        return Rules(
+            url=profile.url,
+            name=profile.name,
+            type=profile.type,
+            root=root or El(profile.type),
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _target_types(self, el: Element) -> tuple[str, ...]:
+        out: list[str] = []
+        for t in el.types:
+            if t.code not in ("Reference", "canonical", "CodeableReference"):
+                continue
+            if t.code != "Reference":
+                return ()
+            if not t.target_profiles:
+                return ()
+            for url in t.target_profiles:
+                base = url.partition("|")[0]
+                prof = self.ig.profiles.get(base)
+                if prof is not None:
+                    out.append(prof.type)
+                elif base.startswith(CORE_SD):
+                    out.append(base[len(CORE_SD) :])
+                else:
+                    return ()  # unknown target profile: no restriction we can check
+        return tuple(dict.fromkeys(out))
+
+    def _codes(self, el: Element) -> tuple[tuple[tuple[str | None, str], ...] | None, str | None]:
+        b = el.binding
+        if b is None or b.strength != "required" or not b.codes or not b.complete:
+            return None, None
+        kinds = {t.code for t in el.types}
+        if len(kinds) != 1 or not kinds <= CODE_KINDS:
+            return None, None
+        kind = kinds.pop()
+        return tuple((c.system, c.code) for c in b.codes), kind
+
+    def _invariants(self, el: Element, profile: Profile) -> tuple[Inv, ...]:
+        out = []
+        for inv in el.constraints:
+            if inv.key in NATIVE_INVARIANTS or inv.severity != "error" or not inv.expression:
+                continue
+            if not invariant_supported(inv.expression):
+                self.warnings.append(
+                    f"{profile.name}: {el.id}: invariant {inv.key} ({inv.expression}) is not "
+                    "supported by fhirpathpy: not checked"
+                )
+                continue
+            out.append(Inv(inv.key, inv.severity, inv.human, inv.expression))
+        return tuple(out)
+
+    def _profiles(self, el: Element) -> tuple[str, ...]:
+        """Profiles a nested resource must conform to (Bundle.entry.resource, contained)."""
+        out: list[str] = []
+        for t in el.types:
+            if t.code[:1].isupper() and t.profiles and t.code != "Extension":
+                out.extend(
+                    p.partition("|")[0]
+                    for p in t.profiles
+                    if p.partition("|")[0] in self.ig.profiles
+                )
+        return tuple(out) if self._is_resource_slot(el) else ()
+
+    @staticmethod
+    def _is_resource_slot(el: Element) -> bool:
+        # a resource embedded in another (Bundle.entry.resource, contained, parameter)
+        return el.name in ("resource", "contained") or el.path.endswith(".resource")
+
+    def _element(self, el: Element, profile: Profile, is_root: bool = False) -> El | None:
+        children = tuple(
+            c for c in (self._element(ch, profile) for ch in el.children) if c is not None
+        )
+        codes, kind = self._codes(el)
+        invariants = self._invariants(el, profile)
+        targets = self._target_types(el)
+        profiles = self._profiles(el)
+        slices: tuple[El, ...] = ()
+        if el.slices:
+            slices = tuple(
+                s for s in (self._slice(sl, el, profile) for sl in el.slices) if s is not None
+            )
+        names: tuple[str, ...] = () if is_root else tuple(el.json_names())
+        card_narrowed = el.min > el.base_min or (
+            el.max is not None and (el.base_max is None or el.max < el.base_max)
+        )
+        choice_narrowed = el.is_choice and not is_root
+        primitive = bool(el.types) and all(t.is_primitive for t in el.types)
+        fixed = el.fixed[1] if el.fixed else None
+        pattern = el.pattern[1] if el.pattern else None
+        interesting = (
+            is_root
+            or children
+            or slices
+            or card_narrowed
+            or choice_narrowed
+            or fixed is not None
+            or pattern is not None
+            or codes is not None
+            or targets
+            or profiles
+            or invariants
+        )
+        if not interesting:
+            return None
+        return El(
+            path=el.path,
+            names=names,
+            min=el.min,
+            max=el.max,
+            primitive=primitive,
+            choice_stem=el.name[:-3] if el.is_choice and not is_root else None,
+            fixed=fixed,
+            pattern=pattern,
+            codes=codes,
+            code_kind=kind,
+            value_set=el.binding.value_set if el.binding else None,
+            targets=targets,
+            profiles=profiles,
+            invariants=invariants,
+            children=children,
+            slicing_rules=el.slicing.rules if el.slicing else None,
+            slices=slices,
+        )
+
+    def _slice(self, sl: Element, sliced: Element, profile: Profile) -> El | None:
+        base = self._element(sl, profile)
+        if base is None:
+            base = El(path=sl.path, names=tuple(sl.json_names()))
+        matches: list[Match] = []
+        evaluable = sliced.slicing is not None and bool(sliced.slicing.discriminators)
+        for d in sliced.slicing.discriminators if sliced.slicing else []:
+            m = self._match(sl, d.type, d.path)
+            if m is None:
+                evaluable = False
+                break
+            matches.append(m)
+        if not evaluable:
+            self.warnings.append(
+                f"{profile.name}: {sl.id}: slice discriminator not evaluable: slice "
+                "cardinality not checked"
+            )
+        return El(
+            path=base.path,
+            names=base.names,
+            min=sl.min,
+            max=sl.max,
+            primitive=base.primitive,
+            choice_stem=base.choice_stem,
+            fixed=base.fixed,
+            pattern=base.pattern,
+            codes=base.codes,
+            code_kind=base.code_kind,
+            value_set=base.value_set,
+            targets=base.targets,
+            profiles=base.profiles,
+            invariants=base.invariants,
+            children=base.children,
+            slice_name=sl.slice_name,
+            slicing_rules=base.slicing_rules,
+            matches=tuple(matches) if evaluable else (),
+            slices=base.slices,
+        )
+
+    def _match(self, sl: Element, kind: str, path: str) -> Match | None:
+        target = _navigate(sl, path)
+        if kind in ("value", "pattern"):
+            if path in ("url",) or path.endswith(".url"):
+                # extension slices: the url is the type profile's
+                owner = sl if path == "url" else _navigate(sl, path.rsplit(".", 1)[0])
+                if owner is not None:
+                    for t in owner.types:
+                        if t.code == "Extension" and t.profiles:
+                            return Match(kind, path, t.profiles[0].partition("|")[0])
+            if target is None:
+                return None
+            value = compose_pattern(target)
+            return None if value is None else Match(kind, path, value)
+        if kind == "exists":
+            if target is None:
+                return None
+            if target.min >= 1:
+                return Match(kind, path, True)
+            if target.max == 0:
+                return Match(kind, path, False)
+            return None
+        if kind == "type":
+            if target is None or len(target.types) != 1:
+                return None
+            return Match(kind, path, target.types[0].code)
+        if kind == "profile":
+            if target is None:
+                return None
+            profiles = [p.partition("|")[0] for t in target.types for p in t.profiles]
+            return Match(kind, path, tuple(profiles)) if profiles else None
+        return None
+
+
+def _navigate(el: Element, path: str) -> Element | None:
+    node: Element | None = el
+    for part in path.split("."):
+        if node is None:
+            return None
+        if part in ("$this", ""):
+            continue
+        if part.startswith("extension("):
+            url = part[len("extension('") : -2]
+            ext = node.child("extension")
+            node = None
+            if ext is not None:
+                for s in ext.slices:
+                    if any(url in t.profiles for t in s.types):
+                        node = s
+            continue
+        if part == "resolve()" or part.startswith("ofType("):
+            continue
+        node = node.child(part) or node.child(part + "[x]")
+    return node
+
+
+def compose_pattern(el: Element) -> Any:
+    """The value an element must carry: its fixed/pattern value, or one composed from
+    the fixed/pattern values of its descendants (and of its required slices)."""
+    if el.fixed is not None:
+        return el.fixed[1]
+    if el.pattern is not None:
+        return el.pattern[1]
+    out: dict[str, Any] = {}
+    for child in el.children:
+        if child.prohibited or child.is_choice:
+            continue
+        items: list[Any] = []
+        value = compose_pattern(child)
+        if value is not None:
+            items.append(value)
+        for s in child.slices:
+            if s.min >= 1:
+                sv = compose_pattern(s)
+                if sv is None:
+                    for t in s.types:
+                        if t.code == "Extension" and t.profiles:
+                            sv = {"url": t.profiles[0].partition("|")[0]}
+                if sv is not None:
+                    items.append(sv)
+        if not items:
+            continue
+        if child.is_array:
+            out[child.name] = items
+        elif len(items) == 1:
+            out[child.name] = items[0]
+    return out or None
+
+
+def build_rules(ig: IG) -> tuple[dict[str, Rules], list[str]]:
+    """Rules of every profile (not extension definitions) of the IG, by URL."""
+    builder = RuleBuilder(ig)
+    rules = {url: builder.rules(p) for url, p in ig.profiles.items() if p.is_profile}
+    return rules, sorted(set(builder.warnings))
