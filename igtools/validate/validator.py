@@ -1,0 +1,157 @@
+"""Validate instances: the base resource model (fhir.resources R4B), then every profile
+the instance claims (or the one given), with the runtime rules built from the IR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from igtools.errors import IgtoolsError
+from igtools.ir.model import IG
+from igtools.packages.resources import parse_resource_json, parse_resource_xml
+from igtools.runtime.validation import Issue, Rules, validate
+from igtools.validate.rules import build_rules
+
+_ISSUE_CODES = {
+    "cardinality": "required",
+    "fixed": "value",
+    "pattern": "value",
+    "binding": "code-invalid",
+    "reference": "invalid",
+    "slice": "structure",
+    "type": "structure",
+    "structure": "structure",
+    "ele-1": "invariant",
+    "ext-1": "invariant",
+    "profile": "not-supported",
+}
+
+
+@dataclass
+class Result:
+    source: str
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(i.severity in ("error", "fatal") for i in self.issues)
+
+    def outcome(self) -> dict[str, Any]:
+        issues = [
+            {
+                "severity": i.severity,
+                "code": _ISSUE_CODES.get(i.rule.split(":")[0], "invariant"),
+                "diagnostics": f"{i.message} ({i.rule}; profile {i.profile})",
+                "expression": [i.location],
+            }
+            for i in self.issues
+        ]
+        if not issues:
+            issues = [{"severity": "information", "code": "informational", "diagnostics": "valid"}]
+        return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def _loc(resource_type: str, loc: tuple[int | str, ...]) -> str:
+    out = resource_type
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}"
+    return out
+
+
+class Validator:
+    def __init__(self, ig: IG, invariants: bool = True) -> None:
+        self.ig = ig
+        self.rules, self.warnings = build_rules(ig)
+        self.invariants = invariants
+
+    def resolve_profile(self, ref: str) -> Rules:
+        """A profile by URL, name or id."""
+        if ref in self.rules:
+            return self.rules[ref]
+        for url, rules in self.rules.items():
+            prof = self.ig.profiles[url]
+            if ref in (prof.name, prof.id):
+                return rules
+        raise IgtoolsError(f"--profile {ref}: no such profile in {self.ig.package}")
+
+    def base_issues(self, data: dict[str, Any]) -> list[Issue]:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        rt = str(data.get("resourceType"))
+        try:
+            model = get_fhir_model_class(rt)
+        except (KeyError, ValueError):
+            return [Issue("error", rt, f"unknown resource type {rt!r}", "structure", "FHIR R4")]
+        try:
+            model.model_validate(data)
+        except ValidationError as exc:
+            return [
+                Issue("error", _loc(rt, tuple(e["loc"])), e["msg"], "structure", f"base {rt}")
+                for e in exc.errors()
+            ]
+        return []
+
+    def validate_resource(self, data: dict[str, Any], profile: str | None = None) -> list[Issue]:
+        issues = self.base_issues(data)
+        rt = str(data.get("resourceType"))
+        if profile is not None:
+            targets = [self.resolve_profile(profile)]
+        else:
+            targets = []
+            for url in (data.get("meta") or {}).get("profile") or []:
+                rules = self.rules.get(str(url).partition("|")[0])
+                if rules is None:
+                    issues.append(
+                        Issue(
+                            "warning",
+                            f"{rt}.meta.profile",
+                            f"profile {url} is not in {self.ig.package}: not checked",
+                            "profile",
+                            str(url),
+                        )
+                    )
+                else:
+                    targets.append(rules)
+        for rules in targets:
+            issues.extend(validate(data, rules, self.rules, self.invariants))
+        if rt == "Bundle":
+            for i, entry in enumerate(data.get("entry") or []):
+                res = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(res, dict) and (res.get("meta") or {}).get("profile"):
+                    for issue in self.validate_resource(res):
+                        if issue.rule == "structure" and issue.profile.startswith("base"):
+                            continue  # already reported by the Bundle's base model
+                        issue.location = (
+                            f"Bundle.entry[{i}].resource"
+                            + issue.location[len(str(res.get("resourceType"))) :]
+                        )
+                        issues.append(issue)
+        return _dedupe(issues)
+
+    def validate_file(self, path: Path, profile: str | None = None) -> Result:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise IgtoolsError(f"{path}: cannot read ({exc.strerror})") from exc
+        if path.suffix.lower() == ".xml" or raw.lstrip()[:1] == b"<":
+            data = parse_resource_xml(raw, str(path))
+        else:
+            data = parse_resource_json(raw, str(path))
+        return Result(str(path), self.validate_resource(data, profile))
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for i in issues:
+        key = (i.location, i.message, i.profile)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
