@@ -124,6 +124,8 @@ def validate(
         ctx.error(rules.type, f"resourceType is {rt!r}, the profile is on {rules.type}", "type")
         return ctx.issues
     _check_empty(data, rules.type, ctx)
+    if invariants and rules.root.invariants:
+        _check_invariants(data, rules.root, rules.type, ctx)
     _check_node(data, rules.root, rules.type, ctx)
     return ctx.issues
 
