@@ -83,12 +83,21 @@ def _link_escapes(member: tarfile.TarInfo, rel: str) -> bool:
     return resolved == ".." or resolved.startswith("../")
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (tarfile's can span several)."""
+    lines = [line.strip().lstrip("- ") for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] + (" " + ", ".join(lines[1:]) if len(lines) > 1 else "")
+
+
 def _open(archive: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(archive, mode="r:*")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise PackageError(
-            f"{archive}: not a readable package archive (corrupt or truncated?): {exc}"
+            f"{archive}: not a readable package archive (corrupt or truncated?): {_one_line(exc)}"
         ) from exc
 
 
@@ -130,7 +139,9 @@ def _safe_members(
                 continue
             yield member, rel
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise PackageError(f"{archive}: corrupt or truncated package archive: {exc}") from exc
+        raise PackageError(
+            f"{archive}: corrupt or truncated package archive: {_one_line(exc)}"
+        ) from exc
 
 
 def read_archive(
@@ -159,7 +170,9 @@ def read_archive(
                     raise PackageError(f"{archive}: member {rel} is truncated")
                 out[rel] = data
         except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
-            raise PackageError(f"{archive}: corrupt or truncated package archive: {exc}") from exc
+            raise PackageError(
+                f"{archive}: corrupt or truncated package archive: {_one_line(exc)}"
+            ) from exc
     return out
 
 
@@ -189,4 +202,6 @@ def extract_archive(
                 if written != member.size:
                     raise PackageError(f"{archive}: member {rel} is truncated")
         except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
-            raise PackageError(f"{archive}: corrupt or truncated package archive: {exc}") from exc
+            raise PackageError(
+                f"{archive}: corrupt or truncated package archive: {_one_line(exc)}"
+            ) from exc
