@@ -44,6 +44,10 @@ class App:
             )
         return self.project.package
 
+    def output_dir(self, stage: str) -> Path:
+        base = self.project.output if self.project is not None else Path("generated")
+        return base / stage
+
     def load(self, package: str | None, dependencies: bool = True) -> PackageSet:
         pset = self.loader.load(self.package_arg(package), dependencies=dependencies)
         for w in pset.warnings:
@@ -198,6 +202,42 @@ def fetch(app: App, packages: tuple[str, ...]) -> None:
             click.echo(f"{pkg.id}\t{pkg.origin}\t{pkg.location}")
         for dep in pset.missing:
             click.echo(f"{dep.name}#{dep.wanted}\tmissing\t{dep.reason}")
+
+
+@cli.command()
+@click.argument("package", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: <project output>/models, else ./generated/models).",
+)
+@click.option("--package-name", help="Python package name (default: from the IG name).")
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder whose models/ templates override the built-in ones.",
+)
+@click.pass_obj
+def models(
+    app: App,
+    package: str | None,
+    output: Path | None,
+    package_name: str | None,
+    templates: Path | None,
+) -> None:
+    """Generate an installable package of Pydantic models (one class per profile) with
+    a JSON Schema per profile."""
+    from igtools.ir import build_ir
+    from igtools.render.models.python import ModelsRenderer
+
+    out = output or app.output_dir("models")
+    ig = build_ir(app.load(package))
+    renderer = ModelsRenderer(ig, package_name, templates)
+    written = renderer.render(out)
+    for w in [*ig.warnings, *renderer.warnings]:
+        log.warning("%s", w)
+    click.echo(f"{len(written)} files written to {out} (package {renderer.package_name})")
 
 
 @cli.command("validate")
