@@ -33,6 +33,7 @@ from igtools.render.templating import environment, render
 from igtools.runtime.validation import El, Inv, Match, Rules
 from igtools.validate.rules import RuleBuilder
 
+LINE_LENGTH = 100
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 
 PRIMITIVE_PY = {
@@ -380,9 +381,11 @@ def format_python(folder: Path) -> None:
         ruff = shutil.which("ruff") or ""
     if not ruff:
         raise IgtoolsError("ruff is not installed: it formats the generated code")
-    for args in (["check", "--fix", "--select", "I,F401", "--quiet"], ["format", "--quiet"]):
+    # --isolated: the same output whatever ruff configuration surrounds the folder
+    common = ["--isolated", "--no-cache", "--line-length", str(LINE_LENGTH), "--quiet"]
+    for args in (["check", "--fix", "--select", "I,F401"], ["format"]):
         proc = subprocess.run(
-            [ruff, *args, "--no-cache", str(folder)],
+            [ruff, *args, *common, str(folder)],
             capture_output=True,
             text=True,
             check=False,
