@@ -35,3 +35,10 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios against baselines measured in the same run."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def golden(session: nox.Session) -> None:
+    """Regenerate the golden records of the fixture IG (tests/golden/mini-ig)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "tests.golden")

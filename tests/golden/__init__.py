@@ -1,0 +1,33 @@
+"""Golden records: everything igtools generates for the fixture IG, committed so that
+every change to a template or a renderer shows as a reviewable diff.
+
+Regenerate with ``python -m tests.golden`` (or ``nox -s golden``) after an intended
+change, and commit the diff with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from igtools.ir import build_ir
+from igtools.packages import PackageLoader, Settings
+from igtools.render.models.python import ModelsRenderer
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE.parent / "fixtures" / "mini-ig"
+RECORD = HERE / "mini-ig"
+
+
+def generate(out: Path, cache: Path) -> None:
+    """Write every artefact of the fixture IG under ``out``."""
+    pset = PackageLoader(Settings(cache_dir=cache, offline=True)).load(str(FIXTURE))
+    ig = build_ir(pset)
+    ModelsRenderer(ig).render(out / "models")
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
