@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_packages
+from benchmarks import bench_models, bench_packages
 from benchmarks.common import SHARED
 
 
@@ -19,7 +19,10 @@ def main() -> int:
     if not SHARED.is_dir():
         print(f"{SHARED} absent: benchmarks need the SAS packages in ../shared", file=sys.stderr)
         return 2
-    results = {"packages": bench_packages.run(args.repeat)}
+    results = {
+        "packages": bench_packages.run(args.repeat),
+        "models": bench_models.run(args.repeat),
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults written to {args.json}")

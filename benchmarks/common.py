@@ -31,5 +31,12 @@ def report(title: str, rows: list[tuple[str, float, float | None, str]]) -> None
     print(f"\n{title}")
     print(f"  {'measure':<44} {'median s':>10} {'ratio':>8}  note")
     for name, secs, ratio, note in rows:
-        r = f"{ratio:7.2f}x" if ratio is not None else "  (base)"
+        if ratio is not None:
+            r = f"{ratio:7.2f}x"
+        else:
+            r = (
+                "  (base)"
+                if note.startswith("baseline") or name.startswith("floor")
+                else "       -"
+            )
         print(f"  {name:<44} {secs:10.4f} {r:>8}  {note}")
