@@ -25,6 +25,11 @@ class ResourceFileError(PackageError):
     """A resource file is not valid JSON/XML or is not a FHIR resource."""
 
 
+class XmlContentError(ResourceFileError):
+    """Well-formed FHIR XML whose content the base resource model refuses
+    (an invalid instance rather than an unreadable file)."""
+
+
 class DependencyError(PackageError):
     """A dependency could not be resolved and ``--strict`` was given."""
 

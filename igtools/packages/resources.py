@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from igtools.errors import ResourceFileError
+from igtools.errors import ResourceFileError, XmlContentError
 
 FHIR_NS = "http://hl7.org/fhir"
 
@@ -75,7 +75,7 @@ def parse_resource_xml(data: bytes, source: str) -> Resource:
         obj = model.model_validate_xml(data)
     except Exception as exc:
         first = str(exc).splitlines()[0:3]
-        raise ResourceFileError(f"{source}: cannot read {rt} from XML: {' '.join(first)}") from exc
+        raise XmlContentError(f"{source}: cannot read {rt} from XML: {' '.join(first)}") from exc
     out: Resource = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
     out.setdefault("resourceType", rt)
     _restore_xml_ids(root, out)

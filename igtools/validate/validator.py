@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from igtools.errors import IgtoolsError
+from igtools.errors import IgtoolsError, XmlContentError
 from igtools.ir.model import IG
 from igtools.packages.resources import parse_resource_json, parse_resource_xml
 from igtools.runtime.validation import Issue, Rules, validate
@@ -140,10 +140,26 @@ class Validator:
         except OSError as exc:
             raise IgtoolsError(f"{path}: cannot read ({exc.strerror})") from exc
         if path.suffix.lower() == ".xml" or raw.lstrip()[:1] == b"<":
-            data = parse_resource_xml(raw, str(path))
+            try:
+                data = parse_resource_xml(raw, str(path))
+            except XmlContentError as exc:
+                # readable XML, invalid content: an invalid instance, not an input error
+                rt = _xml_root(raw)
+                message = str(exc).split(": ", 1)[-1]
+                return Result(str(path), [Issue("error", rt, message, "structure", f"base {rt}")])
         else:
             data = parse_resource_json(raw, str(path))
         return Result(str(path), self.validate_resource(data, profile))
+
+
+def _xml_root(raw: bytes) -> str:
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:  # pragma: no cover - parse_resource_xml checked it
+        return "Resource"
+    return str(etree.QName(root).localname)
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

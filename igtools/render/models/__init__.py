@@ -1,0 +1,1 @@
+"""Renderers of data models: Python models and JSON Schema, one per profile."""
