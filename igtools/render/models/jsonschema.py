@@ -36,16 +36,29 @@ What the schema says, read from the profile's element tree only:
   ``minContains`` / ``maxContains``, and ``if`` (the discriminator) ``then`` (the slice's
   own schema) on every item; closed slicing allows only the slices' members;
 - resources typed with a profile of the IG (``Bundle.entry.resource`` in a slice) are
-  embedded as schema resources in ``$defs`` (with their own ``$id``) and referenced by
-  ``$ref``: one file validates a whole Bundle, with no schema to fetch.
+  embedded in ``$defs`` and referenced by ``$ref`` (``#/$defs/<ProfileName>``): one file
+  validates a whole Bundle, entries included, with no schema to fetch;
+- invariants of the form ``child.matches('regex')`` become a ``pattern`` on the child
+  (marked ``"expressed": true`` in ``x-fhir-invariants``).
 
 What JSON Schema cannot say goes into ``x-fhir-*`` keywords: ``x-fhir-binding`` (strength,
 value set, whether its codes are known), ``x-fhir-invariants`` (key, severity, human,
-expression), ``x-fhir-slicing`` and ``x-fhir-slices``, ``x-fhir-mustSupport``,
-``x-fhir-targetProfiles``, ``x-fhir-type`` and ``x-fhir-profiles``.
+expression), ``x-fhir-slicing`` and ``x-fhir-slices`` (with whether each slice could be
+expressed), ``x-fhir-mustSupport``, ``x-fhir-targetProfiles`` (and ``x-fhir-targetTypes``
+on ``reference``), ``x-fhir-type``, ``x-fhir-profiles``, ``x-fhir-extension`` and
+``x-fhir-contentReference``.
 
 Objects stay open (``additionalProperties`` is not set): a profile closes only what it
-prohibits (``false`` properties) and closed slicing.
+prohibits (``false`` properties), the types a choice element excludes
+(``patternProperties``: ``valueString`` where ``value[x]`` is Reference only) and closed
+slicing.
+
+Not expressed (left to a FHIR validator): FHIRPath invariants other than ``matches``,
+bindings whose codes are not all known (value sets outside the package set, filters),
+``ordered`` slicing, discriminators through ``resolve()`` / ``extension(url)`` /
+``ofType()``, contents of elements defined by ``contentReference``, conformance of
+references' targets, and profiles of data types the snapshot does not expand. A reference
+``urn:uuid:`` / ``urn:oid:`` or ``#id`` is accepted whatever its target type.
 """
 
 from __future__ import annotations
@@ -146,9 +159,9 @@ def write_schemas(ig: IG, out_dir: Path) -> list[Path]:
     for url, profile in sorted(ig.profiles.items()):
         if profile.is_extension:
             continue
-        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", profile.name) or profile.id
+        stem = _safe_name(profile.name)
         if stem.lower() in used:
-            stem = f"{stem}-{re.sub(r'[^A-Za-z0-9_.-]', '_', profile.id)}"
+            stem = f"{stem}-{_safe_name(profile.id)}"
         used.add(stem.lower())
         name = f"{stem}.schema.json"
         path = out_dir / name
@@ -159,6 +172,10 @@ def write_schemas(ig: IG, out_dir: Path) -> list[Path]:
     _write_json(index_path, index)
     written.append(index_path)
     return written
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
 
 
 def dumps(schema: Any) -> str:
@@ -325,19 +342,19 @@ class _Builder:
     def __init__(self, ig: IG, profile: Profile) -> None:
         self.ig = ig
         self.profile = profile
-        self.defs: dict[str, tuple[str, Schema]] = {}  # $id -> ($defs key, schema)
+        self.defs: dict[str, tuple[str, Schema]] = {}  # profile URL -> ($defs key, schema)
 
     # documents and embedded profiles
 
     def document(self) -> Schema:
         p = self.profile
-        doc: Schema = {"$schema": DIALECT, **self._resource_schema(p)}
+        doc: Schema = {"$schema": DIALECT, "$id": schema_id(p), **self._resource_schema(p)}
         if self.defs:
             doc["$defs"] = {key: schema for key, schema in self.defs.values()}
         return doc
 
     def _resource_schema(self, p: Profile) -> Schema:
-        head: Schema = {"$id": schema_id(p), "title": p.name}
+        head: Schema = {"title": p.name}
         if p.description:
             head["description"] = p.description
         head["x-fhir-profile"] = p.url
@@ -349,14 +366,21 @@ class _Builder:
         return {**head, **body, **meta}
 
     def _embed(self, p: Profile) -> Schema:
-        """A ``$ref`` to ``p``'s schema, embedded in ``$defs`` unless it is the document."""
-        sid = schema_id(p)
-        if p.url != self.profile.url and sid not in self.defs:
+        """A ``$ref`` to ``p``'s schema, embedded in ``$defs`` unless it is the document.
+
+        Embedded copies have no ``$id`` of their own (the reference is a JSON pointer):
+        loading every file into one validator never meets the same ``$id`` twice.
+        """
+        if p.url == self.profile.url:
+            return {"$ref": "#"}
+        if p.url not in self.defs:
             keys = {k for k, _ in self.defs.values()}
-            key = p.name if p.name not in keys else f"{p.name}-{p.id}"
-            self.defs[sid] = (key, {})  # placeholder: guards profiles that embed each other
-            self.defs[sid] = (key, self._resource_schema(p))
-        return {"$ref": sid}
+            key = _safe_name(p.name)
+            if key in keys:
+                key = f"{key}-{_safe_name(p.id)}"
+            self.defs[p.url] = (key, {})  # placeholder: guards profiles embedding each other
+            self.defs[p.url] = (key, self._resource_schema(p))
+        return {"$ref": f"#/$defs/{self.defs[p.url][0]}"}
 
     # objects and properties
 
@@ -390,13 +414,14 @@ class _Builder:
         """
         if not el.types:
             return [(el.name, None, el)]
+        if not el.is_choice:
+            return [(el.name, el.types[0], el)]
         out: list[tuple[str, TypeRef | None, Element]] = []
         for name, t in zip(el.json_names(), el.types, strict=True):
             src, tref = el, t
-            if el.is_choice:
-                for s in el.slices:
-                    if s.slice_name == name or (len(s.types) == 1 and s.types[0].code == t.code):
-                        src, tref = s, (s.types[0] if len(s.types) == 1 else t)
+            for s in el.slices:
+                if s.slice_name == name or (len(s.types) == 1 and s.types[0].code == t.code):
+                    src, tref = s, (s.types[0] if len(s.types) == 1 else t)
             out.append((name, tref, src))
         return out
 
@@ -540,7 +565,6 @@ class _Builder:
             if not s.prohibited:
                 st = s.types[0] if len(s.types) == 1 else t
                 conditions.append({"if": d, "then": {**self._meta(s), **self._value(s, st)}})
-        assert src.slicing is not None or not slices
         if slices and src.slicing is not None and src.slicing.rules == "closed" and every_slice:
             conditions.append({"anyOf": members})
         if conditions:
