@@ -40,6 +40,8 @@ class Project:
     output: Path = Path("generated")
     package_dirs: list[Path] = field(default_factory=list)
     registries: list[str] | None = None
+    # examples: the searched resource type of each scenario Bundle (profile URL or name)
+    example_match: dict[str, str] = field(default_factory=dict)
 
 
 def find_project(start: Path | None = None) -> Path | None:
@@ -86,7 +88,10 @@ def load_project(root: Path) -> Project:
     # a package given as a relative path is relative to the project too
     if package.startswith(".") or "/" in package:
         package = str(rel(package))
+    examples = _get(data, "examples", dict, str(cfg_file)) or {}
+    match = _get(examples, "match", dict, f"{cfg_file}: [examples]") or {}
     return Project(
+        example_match={str(k): str(v) for k, v in match.items()},
         root=root,
         config_file=cfg_file,
         package=package,

@@ -1,0 +1,145 @@
+"""Scenario Bundles: for each Bundle profile, a searchset whose entries conform to the
+profiles the Bundle allows, with references that resolve inside the Bundle.
+
+The searched ("match") resource type is, by default, the type of the Bundle profile's
+first entry slice; ``ig-input/igtools.toml`` can name another one per Bundle profile
+(``[examples.match]``). Other entries are ``include``. With ``count`` K, the Bundle
+holds K matched resources spread over ceil(K / 10) of each other resource.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from igtools.ir.model import IG, Element, Profile
+from igtools.render.examples.builder import Builder, guess_type
+
+BASE = "https://fhir.exemple.fr/fhir"
+
+
+@dataclass
+class EntryKind:
+    slice_name: str
+    profile: Profile
+    min: int
+
+
+def entry_kinds(ig: IG, bundle: Profile) -> list[EntryKind]:
+    entry = bundle.root.child("entry")
+    out: list[EntryKind] = []
+    if entry is None:
+        return out
+    for s in entry.slices:
+        res = s.child("resource")
+        if res is None or s.prohibited:
+            continue
+        for t in res.types:
+            for url in t.profiles:
+                prof = ig.profiles.get(url.partition("|")[0])
+                if prof is not None:
+                    out.append(EntryKind(str(s.slice_name), prof, s.min))
+    return out
+
+
+def _targets(profile: Profile, ig: IG) -> set[str]:
+    """Resource types a profile's references can point at."""
+    out = set()
+    for el in profile.elements():
+        for t in el.types:
+            if t.code != "Reference":
+                continue
+            for url in t.target_profiles:
+                prof = ig.profiles.get(url.partition("|")[0])
+                rt = prof.type if prof is not None else guess_type(url)
+                if rt:
+                    out.add(rt)
+    return out
+
+
+def _order(kinds: list[EntryKind], ig: IG) -> list[EntryKind]:
+    """Referenced resources first, so that referring ones can point at them."""
+    remaining = list(kinds)
+    done: list[EntryKind] = []
+    while remaining:
+        for k in remaining:
+            wants = _targets(k.profile, ig)
+            if not any(o.profile.type in wants for o in remaining if o is not k):
+                done.append(k)
+                remaining.remove(k)
+                break
+        else:  # a cycle: take the first
+            done.append(remaining.pop(0))
+    return done
+
+
+def build_bundle(
+    builder: Builder, ig: IG, bundle: Profile, bundle_id: str, count: int, match_type: str | None
+) -> dict[str, Any] | None:
+    kinds = entry_kinds(ig, bundle)
+    if not kinds:
+        return None
+    match = match_type or kinds[0].profile.type
+    groups = max(1, math.ceil(count / 10))
+    ordered = _order(kinds, ig)
+    types_in_bundle = {k.profile.type for k in kinds}
+    seen_types: set[str] = set()
+    entries: list[dict[str, Any]] = []
+    built: dict[str, list[str]] = {}  # type -> references "Type/id"
+    saved_targets, saved_types = builder.targets, builder.bundle_types
+    builder.bundle_types = types_in_bundle
+    try:
+        for kind in ordered:
+            rtype = kind.profile.type
+            if rtype in seen_types:
+                continue  # one profile per type (the first slice naming it)
+            seen_types.add(rtype)
+            n = count if rtype == match else groups
+            n = max(n, kind.min)
+            for i in range(n):
+                targets = {t: refs[i % len(refs)] for t, refs in built.items() if refs}
+                builder.targets = dict(targets)
+                rid = f"{bundle_id}-{rtype.lower()}-{i + 1}"
+                res = builder.instance(kind.profile, rid, full=False, variant=i)
+                built.setdefault(rtype, []).append(f"{rtype}/{rid}")
+                entries.append(
+                    {
+                        "fullUrl": f"{BASE}/{rtype}/{rid}",
+                        "resource": res,
+                        "search": {"mode": "match" if rtype == match else "include"},
+                    }
+                )
+    finally:
+        builder.targets, builder.bundle_types = saved_targets, saved_types
+    entries.sort(key=lambda e: (e["search"]["mode"] != "match",))
+    bundle_res: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "meta": {"profile": [bundle.url]},
+        "type": "searchset",
+        "total": sum(1 for e in entries if e["search"]["mode"] == "match"),
+        "link": [{"relation": "self", "url": f"{BASE}/{match}"}],
+        "entry": entries,
+    }
+    _complete_bundle(builder, bundle, bundle_res)
+    return bundle_res
+
+
+def _complete_bundle(builder: Builder, bundle: Profile, res: dict[str, Any]) -> None:
+    """Bundle-level elements the profile requires beyond type, total, link and entry."""
+    for child in bundle.root.children:
+        if child.min >= 1 and child.name not in res and child.name not in ("entry", "id", "meta"):
+            value = _value(builder, bundle, child)
+            if value is not None:
+                res[child.name] = [value] if child.is_array else value
+
+
+def _value(builder: Builder, bundle: Profile, el: Element) -> Any:
+    from igtools.render.examples.builder import Scope
+
+    builder.scope = Scope(bundle, str(bundle.id), builder.data.commune(), "", "")
+    try:
+        return builder.value(el)
+    finally:
+        builder.scope = None

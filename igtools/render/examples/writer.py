@@ -1,0 +1,199 @@
+"""`igtools examples`: build, check with the generated models, write JSON or XML."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from igtools.errors import IgtoolsError
+from igtools.ir.model import IG, Profile
+from igtools.render.examples.builder import Builder
+from igtools.render.examples.bundles import build_bundle
+from igtools.render.examples.frdata import FrenchData
+from igtools.render.templating import environment, render
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class ExampleError(IgtoolsError):
+    """A generated example breaks its own profile: a bug in the generator."""
+
+    exit_code = 1
+
+
+@dataclass
+class Generated:
+    profile: Profile
+    kind: str  # minimal | full | variant-N | scenario
+    resource: dict[str, Any]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.resource['resourceType']}-{self.resource['id']}"
+
+
+@dataclass
+class ExamplesReport:
+    written: list[Path] = field(default_factory=list)
+    generated: list[Generated] = field(default_factory=list)
+    impossible: list[str] = field(default_factory=list)  # profile: reason
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_now() -> datetime:
+    """Today at midnight, Europe/Paris."""
+    return datetime.combine(date.today(), time(0, 0), tzinfo=PARIS)
+
+
+def parse_now(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise IgtoolsError(f"--now {text!r}: not an ISO date or date-time") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=PARIS)
+    return value
+
+
+def contradictions(profile: Profile) -> list[str]:
+    """Constraints no instance can satisfy (found without trying)."""
+    out = []
+    for el in profile.elements():
+        if el.max is not None and el.min > el.max:
+            out.append(f"{el.id}: min {el.min} > max {el.max}")
+        if el.fixed is not None and el.pattern is not None and el.fixed[1] != el.pattern[1]:
+            out.append(f"{el.id}: fixed and pattern values disagree")
+        required_slices = sum(s.min for s in el.slices)
+        if el.max is not None and required_slices > el.max:
+            out.append(f"{el.id}: slices require {required_slices} items, max is {el.max}")
+    return out
+
+
+class ExamplesRenderer:
+    def __init__(
+        self,
+        ig: IG,
+        seed: int = 0,
+        now: datetime | None = None,
+        count: int = 1,
+        match_types: dict[str, str] | None = None,
+        templates: Path | None = None,
+    ) -> None:
+        self.ig = ig
+        self.seed = seed
+        self.now = (now or default_now()).astimezone(PARIS)
+        self.count = max(1, count)
+        self.match_types = match_types or {}
+        self.env = environment("examples", templates)
+
+    def build(self) -> ExamplesReport:
+        report = ExamplesReport()
+        builder = Builder(self.ig, FrenchData(self.seed), self.now)
+        resources = [p for p in self.ig.profiles.values() if p.is_profile and p.kind == "resource"]
+        for prof in resources:
+            bad = contradictions(prof)
+            if bad:
+                report.impossible.append(f"{prof.name}: " + "; ".join(bad))
+                continue
+            if prof.type == "Bundle":
+                bundle = build_bundle(
+                    builder,
+                    self.ig,
+                    prof,
+                    f"{prof.id}-scenario",
+                    self.count,
+                    self.match_types.get(prof.url) or self.match_types.get(prof.name),
+                )
+                if bundle is not None:
+                    report.generated.append(Generated(prof, "scenario", bundle))
+                    continue
+            shapes = [("minimal", False, 0), ("full", True, 0)]
+            shapes += [(f"variant-{i}", True, i) for i in range(1, self.count)]
+            for kind, full, variant in shapes:
+                rid = f"{prof.id}-{kind}"
+                res = builder.instance(prof, rid, full=full, variant=variant)
+                report.generated.append(Generated(prof, kind, res))
+        return report
+
+    def check(self, report: ExamplesReport) -> None:
+        """Validate every instance with the generated models (and fhir.resources)."""
+        from igtools.render.models.python import ModelsRenderer
+
+        name = f"_igtools_examples_check_{abs(hash(self.ig.package)) % 10**8}"
+        tmp = Path(tempfile.mkdtemp(prefix="igtools-examples-"))
+        try:
+            ModelsRenderer(self.ig, name).render(tmp)
+            sys.path.insert(0, str(tmp))
+            try:
+                models = importlib.import_module(name)
+                failures = []
+                for g in report.generated:
+                    cls = models.PROFILES.get(g.profile.url)
+                    if cls is None:
+                        continue
+                    try:
+                        cls.model_validate(g.resource)
+                    except ValidationError as exc:
+                        failures.append(f"{g.filename} ({g.profile.name}, {g.kind}): {exc}")
+            finally:
+                sys.path.remove(str(tmp))
+                for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                    del sys.modules[mod]
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if failures:
+            raise ExampleError(
+                f"{len(failures)} generated example(s) break their own profile "
+                "(a bug in igtools' example generator):\n" + "\n".join(failures)
+            )
+
+    def write(self, report: ExamplesReport, out: Path, fmt: str = "json") -> None:
+        if out.exists():
+            for old in list(out.glob("*.json")) + list(out.glob("*.xml")):
+                old.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        index: dict[str, list[str]] = {}
+        for g in report.generated:
+            path = out / f"{g.filename}.{fmt}"
+            if fmt == "xml":
+                path.write_bytes(to_xml(g.resource))
+            else:
+                path.write_text(
+                    json.dumps(g.resource, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
+            index.setdefault(g.profile.url, []).append(path.name)
+            report.written.append(path)
+        idx = out / "index.json"
+        idx.write_text(json.dumps(dict(sorted(index.items())), indent=2, ensure_ascii=False) + "\n")
+        report.written.append(idx)
+        report.written.append(
+            render(
+                self.env,
+                "README.md.jinja",
+                out / "README.md",
+                ig=self.ig,
+                report=report,
+                seed=self.seed,
+                now=self.now.isoformat(),
+                fmt=fmt,
+            )
+        )
+
+
+def to_xml(resource: dict[str, Any]) -> bytes:
+    """FHIR XML of a resource (fhir.resources R4B, serialised with lxml)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    xml = model.model_dump_xml(pretty_print=True)
+    return xml if isinstance(xml, bytes) else str(xml).encode("utf-8")
