@@ -20,6 +20,7 @@ from typing import Any
 from igtools.ir.model import IG, Element, Extension, Profile, TypeRef
 from igtools.ir.terminology import core_code_list
 from igtools.render.examples.frdata import Commune, FrenchData, identifier_candidates
+from igtools.render.examples.harvest import Harvest
 from igtools.render.examples.regexgen import generate_matching
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
@@ -29,7 +30,7 @@ CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
 # children a data type's completion fills better than a generic value would
 DEFERRED = {
-    "Identifier": {"value"},
+    "Identifier": {"value", "system"},
     "Reference": {"reference"},
     "ContactPoint": {"value"},
     "Coding": {"code", "system", "display"},
@@ -67,6 +68,7 @@ class Builder:
         self.full = False
         self.targets: dict[str, str] = {}  # profile URL or type -> "Type/id" to point at
         self.bundle_types: set[str] | None = None  # inside a Bundle: the types it holds
+        self.harvest = Harvest(ig)
         self.scope: Scope | None = None
         bundle_profiles = {
             p
@@ -337,20 +339,33 @@ class Builder:
                         if v
                     }
                     obj["coding"] = [coding]
+                elif seen := self.harvest.codings_at(el.path):
+                    obj["coding"] = [dict(self.pick(seen))]
                 else:
                     obj["text"] = el.short or "Exemple"
-            elif obj.get("coding") and codes:
+            elif obj.get("coding"):
                 for coding in obj["coding"]:
-                    if "code" not in coding:
-                        match = [x for x in codes if x[0] in (None, coding.get("system"))] or codes
+                    if "code" in coding:
+                        continue
+                    match = [x for x in codes if x[0] in (None, coding.get("system"))] or codes
+                    if match:
                         coding["code"] = match[0][1]
                         if match[0][0] and "system" not in coding:
                             coding["system"] = match[0][0]
+                        continue
+                    seen = self.harvest.codings_at(el.path, coding.get("system"))
+                    if seen:
+                        for k, v in self.pick(seen).items():
+                            coding.setdefault(k, v)
         elif code == "Coding":
             if "code" not in obj and "system" in obj and codes:
                 match = [x for x in codes if x[0] in (None, obj["system"])]
                 if match:
                     obj["code"] = match[0][1]
+            seen = self.harvest.codings_at(el.path, obj.get("system"))
+            if "code" not in obj and not codes and seen:
+                for k, v in self.pick(seen).items():
+                    obj.setdefault(k, v)
             if "code" not in obj:
                 if codes:
                     system, c, display = self.pick(codes)
@@ -419,6 +434,12 @@ class Builder:
     def identifier(self, el: Element, obj: dict[str, Any]) -> None:
         if "value" in obj:
             return
+        kinds = self.harvest.identifier_kinds(el.path, obj.get("system"))
+        if kinds:
+            for k, v in copy.deepcopy(self.pick(kinds)).items():
+                if k == "type" and "type" in obj:
+                    continue
+                obj.setdefault(k, v)
         system = obj.get("system")
         type_code = None
         typ = obj.get("type")
