@@ -7,15 +7,19 @@ change, and commit the diff with it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from igtools.ir import build_ir
 from igtools.packages import PackageLoader, Settings
+from igtools.render.examples.writer import ExamplesRenderer
 from igtools.render.models.python import ModelsRenderer
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "mini-ig"
 RECORD = HERE / "mini-ig"
+NOW = datetime(2026, 1, 5, tzinfo=ZoneInfo("Europe/Paris"))
 
 
 def generate(out: Path, cache: Path) -> None:
@@ -23,6 +27,10 @@ def generate(out: Path, cache: Path) -> None:
     pset = PackageLoader(Settings(cache_dir=cache, offline=True)).load(str(FIXTURE))
     ig = build_ir(pset)
     ModelsRenderer(ig).render(out / "models")
+    examples = ExamplesRenderer(ig, seed=0, now=NOW)
+    report = examples.build()
+    examples.check(report)
+    examples.write(report, out / "examples")
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -19,7 +19,12 @@ from typing import Any
 
 from igtools.ir.model import IG, Element, Extension, Profile, TypeRef
 from igtools.ir.terminology import core_code_list
-from igtools.render.examples.frdata import Commune, FrenchData, identifier_candidates
+from igtools.render.examples.frdata import (
+    Commune,
+    FrenchData,
+    identifier_candidates,
+    system_for_type,
+)
 from igtools.render.examples.harvest import Harvest
 from igtools.render.examples.regexgen import generate_matching
 from igtools.runtime.validation import contains
@@ -192,7 +197,9 @@ class Builder:
             if inv.severity != "error" or not inv.expression or inv.key in ("ele-1", "ext-1"):
                 continue
             fn = _compile(inv.expression)
-            if fn is None or _holds(fn, obj):
+            # at the root, FHIRPath needs the resource type to read choice types (value[x])
+            rt = {"resourceType": el.path} if "." not in el.path else {}
+            if fn is None or _holds(fn, {**rt, **obj}):
                 continue
             for child in el.children:
                 names = child.json_names()
@@ -203,7 +210,7 @@ class Builder:
                     continue
                 name = self.json_name(child)
                 obj[name] = [value] if child.is_array else value
-                if _holds(fn, obj):
+                if _holds(fn, {**rt, **obj}):
                     break
                 del obj[name]
 
@@ -458,14 +465,15 @@ class Builder:
                 else str(uuid.UUID(int=self.data.random.getrandbits(128)))
             )
         obj["value"] = value
-        if "system" not in obj and not system:
-            obj["system"] = (
-                "urn:ietf:rfc:3986"
-                if value.count("-") == 4
-                else f"urn:oid:1.2.250.1.999.{self.data.random.randint(1, 99)}"
-            )
-            if obj["system"] == "urn:ietf:rfc:3986":
+        if not system:
+            known = system_for_type(type_code)
+            if known is not None and candidates:
+                obj["system"] = known
+            elif value.count("-") == 4:
+                obj["system"] = "urn:ietf:rfc:3986"
                 obj["value"] = "urn:uuid:" + value
+            else:
+                obj["system"] = f"https://www.exemple.fr/identifiants/{el.path.lower()}"
 
     def reference(self, el: Element, t: TypeRef) -> str | None:
         scope = self.scope

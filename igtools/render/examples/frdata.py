@@ -176,3 +176,8 @@ def identifier_candidates(data: FrenchData, system: str | None, type_code: str |
     if type_code == "RPPS":
         return [data.rpps()]
     return []
+
+
+def system_for_type(type_code: str | None) -> str | None:
+    """The national system of an identifier type code (IDNPS, IDNST), if any."""
+    return {"IDNPS": IDNPS, "IDNST": IDNST}.get(type_code or "")
