@@ -304,6 +304,8 @@ def examples(
     renderer.write(report, out, fmt)
     for line in report.impossible:
         log.warning("no valid instance can be built: %s", line)
+    for line in report.warnings:
+        log.info("left out: %s", line)
     click.echo(f"{len(report.generated)} examples written to {out}")
 
 

@@ -33,6 +33,9 @@ from igtools.validate.rules import compose_pattern
 JSON = Any
 CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
+# the code used when no code of the right system or value set is known
+PLACEHOLDER_CODE = "exemple"
+
 # children a data type's completion fills better than a generic value would
 DEFERRED = {
     "Identifier": {"value", "system"},
@@ -74,6 +77,7 @@ class Builder:
         self.targets: dict[str, str] = {}  # profile URL or type -> "Type/id" to point at
         self.bundle_types: set[str] | None = None  # inside a Bundle: the types it holds
         self.harvest = Harvest(ig)
+        self.skipped: list[str] = []  # optional parts left out, and why
         self.scope: Scope | None = None
         bundle_profiles = {
             p
@@ -252,8 +256,13 @@ class Builder:
                         items[i] = merge(item, generated) if generated is not None else item
             for _ in range(max(0, n)):
                 value = self.slice_value(el, s)
-                if value is not None:
-                    items.append(value)
+                if value is None:
+                    continue
+                if s.min == 0 and _has_placeholder(value):
+                    # an optional slice we cannot fill with a real code: leave it out
+                    self.skipped.append(f"{s.id}: no known code for it")
+                    continue
+                items.append(value)
         if self.full and not items and el.must_support:
             v = self.value(el)
             if v is not None:
@@ -385,7 +394,7 @@ class Builder:
                     )
                 else:
                     obj.setdefault("system", "urn:ietf:rfc:3986")
-                    obj["code"] = "exemple"
+                    obj["code"] = PLACEHOLDER_CODE
         elif code == "Identifier":
             self.identifier(el, obj)
         elif code == "HumanName":
@@ -624,7 +633,7 @@ class Builder:
         if code == "id":
             return f"id-{self.data.random.randint(1, 9999)}"
         if code == "code":
-            return "exemple"
+            return PLACEHOLDER_CODE
         if code in ("base64Binary",):
             return "RXhlbXBsZQ=="
         # strings: by element name, in French
@@ -667,6 +676,16 @@ def _resource_names() -> tuple[str, ...]:
         if name.endswith("Type") and Builder.is_resource(name[:-4]):
             out.append(name[:-4])
     return tuple(out)
+
+
+def _has_placeholder(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get("code") == PLACEHOLDER_CODE or any(
+            _has_placeholder(v) for v in value.values()
+        )
+    if isinstance(value, list):
+        return any(_has_placeholder(v) for v in value)
+    return False
 
 
 def _holds(fn: Any, node: dict[str, Any]) -> bool:

@@ -123,6 +123,7 @@ class ExamplesRenderer:
                 rid = f"{prof.id}-{kind}"
                 res = builder.instance(prof, rid, full=full, variant=variant)
                 report.generated.append(Generated(prof, kind, res))
+        report.warnings.extend(sorted(set(builder.skipped)))
         return report
 
     def check(self, report: ExamplesReport) -> None:
