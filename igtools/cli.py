@@ -309,6 +309,82 @@ def examples(
     click.echo(f"{len(report.generated)} examples written to {out}")
 
 
+@cli.command()
+@click.argument("package", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: <project output>/docs, else ./generated/docs).",
+)
+@click.option(
+    "--pages",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="IG source folder with sushi-config.yaml and input/pagecontent (default: the project's).",
+)
+@click.option(
+    "--no-pages", is_flag=True, help="Artefact pages only, even if the project names pages."
+)
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder written by `igtools models`, to document.",
+)
+@click.option(
+    "--serve", "serve_", is_flag=True, help="Serve the site with live reload after building."
+)
+@click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder whose docs/ templates override the built-in ones.",
+)
+@click.pass_obj
+def docs(
+    app: App,
+    package: str | None,
+    output: Path | None,
+    pages: Path | None,
+    no_pages: bool,
+    models_dir: Path | None,
+    serve_: bool,
+    port: int,
+    templates: Path | None,
+) -> None:
+    """Render a searchable MkDocs site of the specification and build it (--strict).
+
+    One page per profile, extension, value set, code system, capability statement,
+    search parameter and example, an artefacts index, and the IG's narrative pages
+    converted from IG Publisher markdown (--pages). Every internal link of the built site
+    is checked. Anything of the narrative pages that could not be converted is listed.
+    """
+    from igtools.ir import build_ir
+    from igtools.render.docs.site import DocsRenderer, serve
+
+    out = output or app.output_dir("docs")
+    if pages is None and not no_pages and package is None and app.project is not None:
+        pages = app.project.pages if app.project.pages and app.project.pages.is_dir() else None
+    pset = app.load(package)
+    ig = build_ir(pset)
+    renderer = DocsRenderer(
+        ig, pset, pages=None if no_pages else pages, models_dir=models_dir, templates=templates
+    )
+    report = renderer.render(out)
+    for line in report.unconverted:
+        log.warning("not converted: %s", line)
+    for line in report.diagrams:
+        log.info("diagram: %s", line)
+    renderer.build(out, report)
+    assert report.links is not None
+    click.echo(
+        f"{report.pages} pages; site built in {report.site} "
+        f"({report.links.pages} HTML pages, {report.links.links} internal links checked)"
+    )
+    if serve_:
+        serve(out, "127.0.0.1", port)
+
+
 @cli.command("validate")
 @click.argument("package")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))

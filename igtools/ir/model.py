@@ -216,6 +216,7 @@ class Profile:
     root: Element
     extension: Extension | None = None  # set for extension definitions
     warnings: list[str] = field(default_factory=list)
+    source: dict[str, Any] | None = field(default=None, repr=False)  # as published (downloads)
 
     @property
     def is_extension(self) -> bool:

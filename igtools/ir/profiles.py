@@ -218,6 +218,7 @@ def build_profile(sd: dict[str, Any], package: str, extensions: ExtensionLookup)
         description=sd.get("description"),
         abstract=bool(sd.get("abstract")),
         root=root,
+        source=sd,
     )
     if profile.is_extension:
         profile.extension = extension_from_profile(profile, sd)

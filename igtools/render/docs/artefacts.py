@@ -1,0 +1,292 @@
+"""One page per artefact of the IR: profiles, extensions, value sets, code systems,
+capability statements, search parameters, examples; and the artefacts index.
+
+Pages are named after the IG Publisher's (``StructureDefinition-<id>``), so that links
+of the IG's narrative pages map one to one. Examples live under ``examples/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from igtools.ir.model import IG, Capability, Element, Example, Profile, SearchParam, ValueSet
+from igtools.render.templating import render
+
+ART = "artefacts"
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a markdown table cell."""
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\r", "")
+    return "<br>".join(line.strip() for line in text.split("\n") if line.strip())
+
+
+def short_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+@dataclass
+class Page:
+    stem: str  # IG Publisher file stem
+    path: str  # relative to the docs root
+    title: str
+    kind: str
+
+
+@dataclass
+class ArtefactSite:
+    """Where every artefact's page is, for links from anywhere."""
+
+    ig: IG
+    pages: dict[str, Page] = field(default_factory=dict)  # stem -> page
+    by_url: dict[str, str] = field(default_factory=dict)  # canonical -> stem
+
+    def add(self, stem: str, title: str, kind: str, url: str | None = None, sub: str = "") -> Page:
+        path = f"{ART}/{sub}{stem}.md"
+        page = Page(stem, path, title, kind)
+        self.pages[stem] = page
+        if url:
+            self.by_url[url] = stem
+        return page
+
+    def link(self, url: str | None, from_path: str, text: str | None = None) -> str:
+        """A markdown link to the page of canonical ``url`` (plain text when unknown)."""
+        if not url:
+            return ""
+        stem = self.by_url.get(url.partition("|")[0])
+        label = text or url.rsplit("/", 1)[-1]
+        if stem is None:
+            return f"[{label}]({url})" if url.startswith("http") else label
+        return f"[{label}]({relative(self.pages[stem].path, from_path)})"
+
+
+def relative(target: str, from_path: str) -> str:
+    """Path of ``target`` relative to the folder of ``from_path`` (both docs-root relative)."""
+    t = target.split("/")
+    f = from_path.split("/")[:-1]
+    i = 0
+    while i < len(t) - 1 and i < len(f) and t[i] == f[i]:
+        i += 1
+    return "/".join([".."] * (len(f) - i) + t[i:])
+
+
+def collect(ig: IG) -> ArtefactSite:
+    site = ArtefactSite(ig)
+    for p in ig.profiles.values():
+        site.add(
+            f"StructureDefinition-{p.id}",
+            p.title or p.name,
+            "extension" if p.is_extension else "profile",
+            p.url,
+        )
+    for vs in ig.value_sets.values():
+        if vs.package == ig.package:
+            site.add(f"ValueSet-{vs.id}", vs.title or vs.name or str(vs.id), "valueset", vs.url)
+    for cs in ig.code_systems.values():
+        site.add(f"CodeSystem-{cs.id}", cs.title or cs.name or str(cs.id), "codesystem", cs.url)
+    for c in ig.capabilities:
+        site.add(f"CapabilityStatement-{c.id}", c.title or c.name or str(c.id), "capability", c.url)
+    for sp in ig.search_params.values():
+        site.add(f"SearchParameter-{_sp_id(ig, sp)}", sp.name or sp.code, "searchparam", sp.url)
+    for ex in ig.examples:
+        site.add(
+            f"{ex.resource_type}-{ex.id}", f"{ex.resource_type}/{ex.id}", "example", sub="examples/"
+        )
+    site.pages["artifacts"] = Page("artifacts", f"{ART}/index.md", "artefacts", "index")
+    return site
+
+
+def _sp_id(ig: IG, sp: SearchParam) -> str:
+    return str(sp.url or sp.code).rstrip("/").rsplit("/", 1)[-1]
+
+
+# ------------------------------------------------------------------------- rows
+
+
+def type_text(el: Element, site: ArtefactSite, from_path: str) -> str:
+    parts = []
+    for t in el.types:
+        targets = [site.link(u, from_path) for u in t.target_profiles]
+        profiles = [site.link(u, from_path) for u in t.profiles]
+        inner = ", ".join(profiles + targets)
+        parts.append(f"{t.code}({inner})" if inner else t.code)
+    if el.content_reference:
+        parts.append(f"voir {el.content_reference}")
+    return " \\| ".join(parts) if parts else ""
+
+
+def flags(el: Element) -> str:
+    return " ".join(
+        f for f, on in (("S", el.must_support), ("?!", el.is_modifier), ("Σ", el.is_summary)) if on
+    )
+
+
+def binding_text(el: Element, site: ArtefactSite, from_path: str) -> str:
+    b = el.binding
+    if b is None:
+        return ""
+    vs = site.link(b.value_set, from_path) if b.value_set else ""
+    return f"{b.strength} {vs}".strip()
+
+
+def values_text(el: Element) -> str:
+    out = []
+    for fp in (el.fixed, el.pattern):
+        if fp is not None:
+            out.append(f"`{fp[0]}` = `{short_json(fp[1])}`")
+    return " ".join(out)
+
+
+def notes_text(el: Element) -> str:
+    bits = []
+    if el.short:
+        bits.append(el.short)
+    if el.slicing is not None:
+        ds = ", ".join(f"{d.type}:{d.path}" for d in el.slicing.discriminators)
+        bits.append(f"slicing {el.slicing.rules} ({ds})")
+    keys = [c.key for c in el.constraints if c.key not in ("ele-1", "ext-1")]
+    if keys:
+        bits.append("invariants : " + ", ".join(keys))
+    return cell(" — ".join(bits))
+
+
+def element_rows(
+    profile: Profile, site: ArtefactSite, from_path: str, differential: bool
+) -> list[dict[str, str]]:
+    rows = []
+    for el in profile.elements():
+        if differential and not el.in_differential:
+            continue
+        depth = el.id.count(".")
+        label = el.id.rsplit(".", 1)[-1] if depth else el.id
+        rows.append(
+            {
+                "id": el.id,
+                "name": ("&nbsp;&nbsp;" * depth) + f"`{cell(label)}`",
+                "path": el.path,
+                "card": f"{el.min}..{'*' if el.max is None else el.max}",
+                "type": type_text(el, site, from_path),
+                "flags": flags(el),
+                "binding": binding_text(el, site, from_path),
+                "values": values_text(el),
+                "notes": notes_text(el),
+            }
+        )
+    return rows
+
+
+def refs_in(data: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(data, dict):
+        ref = data.get("reference")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            out.append(ref)
+        for v in data.values():
+            out.extend(refs_in(v))
+    elif isinstance(data, list):
+        for v in data:
+            out.extend(refs_in(v))
+    return out
+
+
+# ------------------------------------------------------------------------- writing
+
+
+def write_artefact_pages(
+    ig: IG, site: ArtefactSite, env: jinja2.Environment, docs: Path, t: dict[str, str]
+) -> list[Path]:
+    written: list[Path] = []
+    json_dir = docs / ART / "json"
+    json_dir.mkdir(parents=True, exist_ok=True)
+    examples_by_profile: dict[str, list[Example]] = {}
+    for ex in ig.examples:
+        for url in ex.profiles:
+            examples_by_profile.setdefault(url.partition("|")[0], []).append(ex)
+    common = {"ig": ig, "t": t, "site": site, "cell": cell}
+    for p in ig.profiles.values():
+        stem = f"StructureDefinition-{p.id}"
+        path = site.pages[stem].path
+        written.append(
+            render(
+                env,
+                "extension.md.jinja" if p.is_extension else "profile.md.jinja",
+                docs / path,
+                p=p,
+                path=path,
+                stem=stem,
+                key_rows=element_rows(p, site, path, differential=True),
+                rows=element_rows(p, site, path, differential=False),
+                parent=site.link(p.base_definition, path),
+                examples=[
+                    site.pages[f"{e.resource_type}-{e.id}"]
+                    for e in examples_by_profile.get(p.url, [])
+                ],
+                relative=relative,
+                **common,
+            )
+        )
+        if p.source is not None:
+            written.append(_raw_json(json_dir, stem, p.source))
+    for vs in ig.value_sets.values():
+        stem = f"ValueSet-{vs.id}"
+        if stem not in site.pages:
+            continue
+        path = site.pages[stem].path
+        written.append(render(env, "valueset.md.jinja", docs / path, vs=vs, path=path, **common))
+    for cs in ig.code_systems.values():
+        stem = f"CodeSystem-{cs.id}"
+        path = site.pages[stem].path
+        written.append(render(env, "codesystem.md.jinja", docs / path, cs=cs, path=path, **common))
+    for c in ig.capabilities:
+        stem = f"CapabilityStatement-{c.id}"
+        path = site.pages[stem].path
+        written.append(render(env, "capability.md.jinja", docs / path, c=c, path=path, **common))
+    for sp in ig.search_params.values():
+        stem = f"SearchParameter-{_sp_id(ig, sp)}"
+        path = site.pages[stem].path
+        written.append(render(env, "searchparam.md.jinja", docs / path, sp=sp, path=path, **common))
+    for ex in ig.examples:
+        stem = f"{ex.resource_type}-{ex.id}"
+        path = site.pages[stem].path
+        refs = []
+        for ref in dict.fromkeys(refs_in(ex.data)):
+            m = re.search(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]+)$", ref)
+            target = site.pages.get(f"{m[1]}-{m[2]}") if m else None
+            refs.append((ref, relative(target.path, path) if target else None))
+        raw = json.dumps(ex.data, indent=2, ensure_ascii=False)
+        (json_dir / f"{stem}.json").write_text(raw + "\n", encoding="utf-8")
+        written.append(
+            render(
+                env,
+                "example.md.jinja",
+                docs / path,
+                ex=ex,
+                path=path,
+                stem=stem,
+                raw=raw,
+                refs=refs,
+                json_link=relative(f"{ART}/json/{stem}.json", path),
+                **common,
+            )
+        )
+    return written
+
+
+def _raw_json(folder: Path, stem: str, data: dict[str, Any]) -> Path:
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def capability_rows(c: Capability) -> list[Any]:
+    return [(rest, rest.resources) for rest in c.rest]
+
+
+__all__ = ["ValueSet", "collect", "write_artefact_pages"]

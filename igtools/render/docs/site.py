@@ -1,0 +1,335 @@
+"""`igtools docs`: a MkDocs (mkdocs-material) project of the IG, rendered from Jinja2
+templates, then built with ``mkdocs build --strict`` and checked (every internal link,
+no asset loaded from the web)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from igtools.errors import IgtoolsError
+from igtools.ir.model import IG
+from igtools.packages import PackageSet
+from igtools.render.docs.artefacts import ART, ArtefactSite, collect, write_artefact_pages
+from igtools.render.docs.labels import labels
+from igtools.render.docs.linkcheck import LinkReport, check_site
+from igtools.render.templating import builtin_templates, environment, render
+
+
+@dataclass
+class DocsReport:
+    project: Path
+    site: Path | None = None
+    pages: int = 0
+    unconverted: list[str] = field(default_factory=list)
+    diagrams: list[str] = field(default_factory=list)
+    links: LinkReport | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def ig_language(pages: Path | None, ig: IG) -> str:
+    if pages is not None and (pages / "sushi-config.yaml").is_file():
+        try:
+            cfg = yaml.safe_load((pages / "sushi-config.yaml").read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            cfg = {}
+        params = cfg.get("parameters") if isinstance(cfg, dict) else None
+        lang = params.get("i18n-default-lang") if isinstance(params, dict) else None
+        if isinstance(lang, str):
+            return lang[:2]
+        juris = str(cfg.get("jurisdiction", "")) if isinstance(cfg, dict) else ""
+        if "#FR" in juris:
+            return "fr"
+    return "fr" if ig.canonical and ".fr/" in ig.canonical + "/" else "en"
+
+
+class DocsRenderer:
+    def __init__(
+        self,
+        ig: IG,
+        pset: PackageSet | None = None,
+        pages: Path | None = None,
+        models_dir: Path | None = None,
+        templates: Path | None = None,
+        offline: bool = True,
+        language: str | None = None,
+    ) -> None:
+        self.ig = ig
+        self.pset = pset
+        self.pages_source = pages
+        self.models_dir = models_dir
+        self.env = environment("docs", templates)
+        self.offline = offline
+        self.lang = language or ig_language(pages, ig)
+        self.t = labels(self.lang)
+
+    # ------------------------------------------------------------------ project
+
+    def render(self, out: Path) -> DocsReport:
+        report = DocsReport(project=out)
+        docs = out / "docs"
+        if docs.exists():
+            shutil.rmtree(docs)
+        docs.mkdir(parents=True)
+        site = collect(self.ig)
+        written = write_artefact_pages(self.ig, site, self.env, docs, self.t)
+        (docs / "assets").mkdir(exist_ok=True)
+        shutil.copy(builtin_templates() / "docs" / "assets" / "igtools.css", docs / "assets")
+        nav: list[Any] = []
+        use_case: tuple[str, str] | None = None
+        if self.pages_source is not None:
+            converted = self._convert_pages(site, docs, report)
+            nav = converted
+            use_case = self._use_case_page()
+        else:
+            written.append(
+                render(
+                    self.env,
+                    "home.md.jinja",
+                    docs / "index.md",
+                    ig=self.ig,
+                    t=self.t,
+                    models_page=self.models_dir is not None,
+                )
+            )
+            nav = [{self.t["home"]: "index.md"}]
+        written.append(self._artefacts_index(site, docs, use_case))
+        nav = self._with_artefacts_nav(nav, site)
+        if self.models_dir is not None and (self.models_dir / "README.md").is_file():
+            written.append(
+                render(
+                    self.env,
+                    "models.md.jinja",
+                    docs / "models.md",
+                    t=self.t,
+                    readme=_demote(
+                        self.models_dir.joinpath("README.md").read_text(encoding="utf-8")
+                    ),
+                )
+            )
+            nav.append({self.t["models"]: "models.md"})
+        report.pages = len(list(docs.rglob("*.md")))
+        nav_yaml = yaml.safe_dump(nav, allow_unicode=True, sort_keys=False, width=1000)
+        render(
+            self.env,
+            "mkdocs.yml.jinja",
+            out / "mkdocs.yml",
+            ig=self.ig,
+            lang=self.lang,
+            offline=self.offline,
+            nav_yaml=nav_yaml.rstrip(),
+        )
+        return report
+
+    def _convert_pages(self, site: ArtefactSite, docs: Path, report: DocsReport) -> list[Any]:
+        from igtools.render.docs.pages import PageLinks, convert_pages
+
+        assert self.pages_source is not None
+        if (
+            not (self.pages_source / "sushi-config.yaml").is_file()
+            and not (self.pages_source / "input" / "pagecontent").is_dir()
+        ):
+            raise IgtoolsError(
+                f"--pages {self.pages_source}: not an IG source folder "
+                "(no sushi-config.yaml nor input/pagecontent)"
+            )
+        links = PageLinks(
+            artefact_pages={stem: page.path for stem, page in site.pages.items()},
+            examples_json={
+                f"{ex.resource_type}-{ex.id}": json.dumps(ex.data, indent=2, ensure_ascii=False)
+                for ex in self.ig.examples
+            },
+            resources=self._resource_rows(site),
+            dependency_rows=self._dependency_rows(),
+        )
+        converted = convert_pages(self.pages_source, docs, links)
+        report.unconverted.extend(converted.unconverted)
+        report.diagrams.extend(converted.diagrams)
+        return list(converted.nav)
+
+    def _use_case_page(self) -> tuple[str, str] | None:
+        """The narrative page that groups artefacts (a page with IG Publisher SQL tables)."""
+        assert self.pages_source is not None
+        folder = self.pages_source / "input" / "pagecontent"
+        for page in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+            if "{% sql" in page.read_text(encoding="utf-8", errors="ignore"):
+                return page.stem, f"../{page.stem}.md"
+        return None
+
+    def _resource_rows(self, site: ArtefactSite) -> list[dict[str, str]]:
+        rows = []
+        kinds = {
+            "profile": "StructureDefinition",
+            "extension": "StructureDefinition",
+            "valueset": "ValueSet",
+            "codesystem": "CodeSystem",
+            "capability": "CapabilityStatement",
+            "searchparam": "SearchParameter",
+        }
+        urls = {stem: url for url, stem in site.by_url.items()}
+        descriptions = self._descriptions()
+        for stem, page in site.pages.items():
+            if page.kind == "index":
+                continue
+            rtype = kinds.get(page.kind) or stem.split("-", 1)[0]
+            rid = stem.split("-", 1)[1] if "-" in stem else stem
+            rows.append(
+                {
+                    "Id": rid,
+                    "Type": rtype,
+                    "Name": page.title,
+                    "Title": page.title,
+                    "Description": descriptions.get(stem, ""),
+                    "Url": urls.get(stem, ""),
+                    "Web": page.path,
+                }
+            )
+        return rows
+
+    def _descriptions(self) -> dict[str, str]:
+        out = {}
+        for p in self.ig.profiles.values():
+            out[f"StructureDefinition-{p.id}"] = p.description or ""
+        for vs in self.ig.value_sets.values():
+            out[f"ValueSet-{vs.id}"] = vs.description or ""
+        for c in self.ig.capabilities:
+            out[f"CapabilityStatement-{c.id}"] = c.description or ""
+        for sp in self.ig.search_params.values():
+            out[f"SearchParameter-{str(sp.url or sp.code).rsplit('/', 1)[-1]}"] = (
+                sp.description or ""
+            )
+        return out
+
+    def _dependency_rows(self) -> list[dict[str, str]]:
+        if self.pset is None:
+            return []
+        return [
+            {"Package": d.name, "Version": d.version or d.wanted, "Status": d.status}
+            for d in self.pset.dependencies
+        ]
+
+    def _artefacts_index(
+        self, site: ArtefactSite, docs: Path, use_case: tuple[str, str] | None
+    ) -> Path:
+        t = self.t
+        order = [
+            ("profile", t["profiles"]),
+            ("extension", t["extensions"]),
+            ("valueset", t["value_sets"]),
+            ("codesystem", t["code_systems"]),
+            ("capability", t["capabilities"]),
+            ("searchparam", t["search_params"]),
+            ("example", t["examples"]),
+        ]
+        desc = self._descriptions()
+        groups = []
+        for kind, title in order:
+            pages = sorted(
+                (p for p in site.pages.values() if p.kind == kind), key=lambda p: p.title
+            )
+            if pages:
+                groups.append((title, [(p, desc.get(p.stem, "")) for p in pages]))
+        return render(
+            self.env,
+            "artefacts_index.md.jinja",
+            docs / ART / "index.md",
+            t=t,
+            groups=groups,
+            cell=_cell,
+            use_case_page=use_case[1] if use_case else None,
+            use_case_title=use_case[0] if use_case else "",
+        )
+
+    def _with_artefacts_nav(self, nav: list[Any], site: ArtefactSite) -> list[Any]:
+        t = self.t
+        section: list[Any] = [f"{ART}/index.md"]
+        for kind, title in (
+            ("profile", t["profiles"]),
+            ("extension", t["extensions"]),
+            ("valueset", t["value_sets"]),
+            ("codesystem", t["code_systems"]),
+            ("capability", t["capabilities"]),
+            ("searchparam", t["search_params"]),
+            ("example", t["examples"]),
+        ):
+            pages = sorted(
+                (p for p in site.pages.values() if p.kind == kind), key=lambda p: p.title
+            )
+            if pages:
+                section.append({title: [{p.title: p.path} for p in pages]})
+        target = f"{ART}/index.md"
+
+        def replace(items: list[Any]) -> bool:
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    for key, value in item.items():
+                        if value == target:
+                            items[i] = {key: section}
+                            return True
+                        if isinstance(value, list) and replace(value):
+                            return True
+            return False
+
+        if not replace(nav):
+            nav.append({t["artefacts"]: section})
+        return nav
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, project: Path, report: DocsReport) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-q",
+            "-f",
+            str(project / "mkdocs.yml"),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+            raise IgtoolsError("mkdocs build --strict failed:\n" + "\n".join(lines[-30:]))
+        report.site = project / "site"
+        report.links = check_site(report.site)
+        if report.links.broken:
+            raise IgtoolsError(
+                f"{len(report.links.broken)} broken internal links in the built site:\n"
+                + "\n".join(report.links.broken[:30])
+            )
+
+
+def serve(project: Path, host: str, port: int) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "mkdocs",
+        "serve",
+        "-f",
+        str(project / "mkdocs.yml"),
+        "-a",
+        f"{host}:{port}",
+    ]
+    subprocess.run(cmd, check=False)
+
+
+def _cell(value: Any) -> str:
+    from igtools.render.docs.artefacts import cell
+
+    return cell(value)
+
+
+def _demote(markdown: str) -> str:
+    """Drop a README's first heading (the page has its own) and demote the others."""
+    lines = markdown.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(("#" + ln) if ln.startswith("#") else ln for ln in lines)
