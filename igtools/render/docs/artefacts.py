@@ -165,17 +165,21 @@ def element_rows(
         if differential and not el.in_differential:
             continue
         depth = el.id.count(".")
-        label = el.id.rsplit(".", 1)[-1] if depth else el.id
+        if differential:
+            name = f"`{cell(el.id.split('.', 1)[1] if depth else el.id)}`"
+        else:
+            label = el.id.rsplit(".", 1)[-1] if depth else el.id
+            name = ("&nbsp;&nbsp;" * depth) + f"`{cell(label)}`"
         rows.append(
             {
                 "id": el.id,
-                "name": ("&nbsp;&nbsp;" * depth) + f"`{cell(label)}`",
+                "name": name,
                 "path": el.path,
                 "card": f"{el.min}..{'*' if el.max is None else el.max}",
                 "type": type_text(el, site, from_path),
                 "flags": flags(el),
                 "binding": binding_text(el, site, from_path),
-                "values": values_text(el),
+                "fixed": values_text(el),
                 "notes": notes_text(el),
             }
         )

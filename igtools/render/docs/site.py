@@ -81,7 +81,8 @@ class DocsRenderer:
         site = collect(self.ig)
         written = write_artefact_pages(self.ig, site, self.env, docs, self.t)
         (docs / "assets").mkdir(exist_ok=True)
-        shutil.copy(builtin_templates() / "docs" / "assets" / "igtools.css", docs / "assets")
+        for asset in ("igtools.css", "iframe-worker-shim.js"):
+            shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
         nav: list[Any] = []
         use_case: tuple[str, str] | None = None
         if self.pages_source is not None:

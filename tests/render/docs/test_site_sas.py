@@ -1,0 +1,198 @@
+"""`igtools docs` on SAS 1.2.0: strict build, a page per artefact, no broken link, no
+asset from the web, French search, and a real browser (Playwright + Debian Chromium)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from igtools.ir import IG, build_ir
+from igtools.packages import PackageLoader, Settings
+from igtools.render.docs.site import DocsRenderer, DocsReport
+from tests.conftest import shared_path
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def sas_ig(tmp_path_factory: pytest.TempPathFactory) -> tuple[IG, object]:
+    tgz = shared_path("fhir-packages", "ans.fhir.fr.sas-1.2.0.tgz")
+    pset = PackageLoader(Settings(cache_dir=tmp_path_factory.mktemp("c"), offline=True)).load(
+        str(tgz)
+    )
+    return build_ir(pset), pset
+
+
+@pytest.fixture(scope="module")
+def built(
+    sas_ig: tuple[IG, object], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[IG, DocsReport]:
+    ig, pset = sas_ig
+    out = tmp_path_factory.mktemp("site")
+    pages = shared_path("ig-source", "sas-1.2.0")
+    renderer = DocsRenderer(ig, pset, pages=pages)  # type: ignore[arg-type]
+    report = renderer.render(out)
+    renderer.build(out, report)  # raises on a strict-build failure or a broken link
+    return ig, report
+
+
+def test_every_artefact_has_a_page(built: tuple[IG, DocsReport]) -> None:
+    ig, report = built
+    assert report.site is not None
+    art = report.site / "artefacts"
+    for p in ig.profiles.values():
+        assert (art / f"StructureDefinition-{p.id}.html").is_file(), p.id
+    for vs in ig.value_sets.values():
+        if vs.package == ig.package:
+            assert (art / f"ValueSet-{vs.id}.html").is_file()
+    for cs in ig.code_systems.values():
+        assert (art / f"CodeSystem-{cs.id}.html").is_file()
+    for c in ig.capabilities:
+        assert (art / f"CapabilityStatement-{c.id}.html").is_file()
+    assert len(list(art.glob("SearchParameter-*.html"))) == len(ig.search_params) == 2
+    for ex in ig.examples:
+        assert (art / "examples" / f"{ex.resource_type}-{ex.id}.html").is_file()
+    assert len(list((art / "examples").glob("*.html"))) == 45
+    # downloads
+    assert (art / "json" / "StructureDefinition-FrSlotAgregateur.json").is_file()
+
+
+def test_links_and_offline(built: tuple[IG, DocsReport]) -> None:
+    _, report = built
+    assert report.links is not None
+    assert report.links.broken == []
+    assert report.links.external_assets == []
+    assert report.links.links > 5000
+    assert report.site is not None
+    for page in report.site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "fonts.googleapis.com" not in text
+        assert "cdn.jsdelivr.net" not in text and "unpkg.com" not in text
+
+
+def test_profile_page_content(built: tuple[IG, DocsReport]) -> None:
+    _, report = built
+    assert report.site is not None
+    page = (
+        report.site / "artefacts" / "StructureDefinition-sas-cpts-slot-aggregator.html"
+    ).read_text()
+    for needle in (
+        "Slot.serviceType",  # snapshot paths
+        "referencecpts",  # slices
+        "patternCode",  # pattern values
+        "sas-cpts-valueset-typecreneau",  # binding links
+        "Invariants",
+        "Slot-ExampleSlotCPTS1.html",  # example claiming it
+        "FrScheduleAgregateur",  # target profile
+    ):
+        assert needle in page, needle
+
+
+def test_narrative_pages(built: tuple[IG, DocsReport]) -> None:
+    _, report = built
+    assert report.site is not None
+    source = shared_path("ig-source", "sas-1.2.0", "input", "pagecontent")
+    for md in source.glob("*.md"):
+        assert (report.site / f"{md.stem}.html").is_file(), md.name
+    for img in (report.site / "images").iterdir():
+        assert img.stat().st_size > 0
+    index = (report.site / "index.html").read_text()
+    assert "Service d" in index
+
+
+def _search_index(report: DocsReport) -> list[dict[str, str]]:
+    assert report.site is not None
+    data = json.loads((report.site / "search" / "search_index.json").read_text())
+    assert data["config"]["lang"] == ["fr"]
+    docs: list[dict[str, str]] = data["docs"]
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("term", "page"),
+    [
+        ("créneau", "StructureDefinition-FrSlotAgregateur"),
+        ("RPPS", ""),
+        ("FrSlotAgregateur", "StructureDefinition-FrSlotAgregateur"),
+        ("Slot.serviceType", "StructureDefinition-FrSlotAgregateur"),
+    ],
+)
+def test_search_terms_are_indexed(built: tuple[IG, DocsReport], term: str, page: str) -> None:
+    docs = _search_index(built[1])
+    hits = [d["location"] for d in docs if term.lower() in (d["text"] + d["title"]).lower()]
+    assert hits, term
+    if page:
+        assert any(page in h for h in hits), (term, hits[:5])
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    _, report = built
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(report.site))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            # home page, then search "créneau"
+            page.goto(f"{base}/index.html")
+            page.locator("label.md-search__icon, .md-search__input").first.click()
+            page.locator(".md-search__input").fill("créneau")
+            results = page.locator(".md-search-result__item")
+            results.first.wait_for(timeout=15000)
+            assert results.count() > 0
+            # a profile page, then follow a link to one of its examples
+            page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html")
+            shot = tmp_path / "profile.png"
+            page.screenshot(path=str(shot), full_page=False)
+            link = page.locator(".md-content a[href*='examples/Slot-']").first
+            link.click()
+            page.wait_for_load_state()
+            assert "/artefacts/examples/Slot-" in page.url
+            assert page.locator("pre code").first.inner_text().lstrip().startswith("{")
+            browser.close()
+    finally:
+        srv.shutdown()
+    # nothing was fetched from outside the site
+    assert all(u.startswith(base) for u in requests), [
+        u for u in requests if not u.startswith(base)
+    ]
+    # the screenshot is a rendered page, not a blank one
+    img = Image.open(io.BytesIO(shot.read_bytes())).convert("L")
+    colors = img.getcolors(maxcolors=1 << 16)
+    assert colors is None or len(colors) > 50
+    extrema = img.getextrema()
+    assert extrema[1] - extrema[0] > 100
