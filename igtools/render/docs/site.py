@@ -295,7 +295,7 @@ class DocsRenderer:
             "-f",
             str(project / "mkdocs.yml"),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_mkdocs_env())
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
             raise IgtoolsError("mkdocs build --strict failed:\n" + "\n".join(lines[-30:]))
@@ -319,7 +319,14 @@ def serve(project: Path, host: str, port: int) -> None:
         "-a",
         f"{host}:{port}",
     ]
-    subprocess.run(cmd, check=False)
+    subprocess.run(cmd, check=False, env=_mkdocs_env())
+
+
+def _mkdocs_env() -> dict[str, str]:
+    import os
+
+    # mkdocs-material's end-of-life banner is not the user's business here
+    return {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,69 @@
+"""`igtools docs` on the fixture IG (no ../shared): artefact pages only, models page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from igtools.cli import cli
+from tests.golden import FIXTURE, RECORD
+
+
+def test_docs_without_pages_with_models(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--offline",
+            "-q",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "docs",
+            str(FIXTURE),
+            "-o",
+            str(out),
+            "--models",
+            str(RECORD / "models"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "internal links checked" in r.stdout
+    site = out / "site"
+    assert (site / "index.html").is_file()
+    assert (site / "models.html").is_file()
+    assert "example_fhir_mini_models" in (site / "models.html").read_text()
+    art = site / "artefacts"
+    names = sorted(p.name for p in art.glob("*.html"))
+    assert "StructureDefinition-mini-patient.html" in names
+    assert "StructureDefinition-mini-birth-place.html" in names
+    assert "ValueSet-mini-score-type.html" in names
+    assert "CodeSystem-mini-score-type.html" in names
+    assert "CapabilityStatement-mini-server.html" in names
+    assert "SearchParameter-mini-birth-place.html" in names
+    assert len(list((art / "examples").glob("*.html"))) == 3
+    # the English labels of a non-French IG
+    assert (
+        "Key elements (differential)" in (art / "StructureDefinition-mini-patient.html").read_text()
+    )
+
+
+def test_bad_pages_folder_is_a_usage_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--offline",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "docs",
+            str(FIXTURE),
+            "-o",
+            str(tmp_path / "o"),
+            "--pages",
+            str(empty),
+        ],
+    )
+    assert r.exit_code == 2
+    assert "not an IG source folder" in r.stderr
