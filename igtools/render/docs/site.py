@@ -5,6 +5,7 @@ no asset loaded from the web)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,29 @@ class DocsRenderer:
                 return page.stem, f"../{page.stem}.md"
         return None
 
+    @staticmethod
+    def _use_case_body(docs: Path, use_case: tuple[str, str] | None) -> str:
+        """The IG's own grouping of artefacts by use case (its converted SQL tables),
+        re-based for the artefacts index, one folder down."""
+        if use_case is None:
+            return ""
+        page = docs / f"{use_case[0]}.md"
+        if not page.is_file():
+            return ""
+        text = page.read_text(encoding="utf-8")
+
+        # links were relative to the docs root; the index lives in artefacts/
+        def rebase(target: str) -> str:
+            if re.match(r"https?:|#|mailto:", target):
+                return target
+            return (
+                target[len("artefacts/") :] if target.startswith("artefacts/") else "../" + target
+            )
+
+        text = re.sub(r"\]\(([^)\s]+)\)", lambda m: f"]({rebase(m[1])})", text)
+        text = re.sub(r'(src|href)="([^"]+)"', lambda m: f'{m[1]}="{rebase(m[2])}"', text)
+        return "\n".join(("##" + ln) if ln.startswith("#") else ln for ln in text.splitlines())
+
     def _resource_rows(self, site: ArtefactSite) -> list[dict[str, str]]:
         rows = []
         kinds = {
@@ -246,6 +270,7 @@ class DocsRenderer:
             cell=_cell,
             use_case_page=use_case[1] if use_case else None,
             use_case_title=use_case[0] if use_case else "",
+            use_case_body=self._use_case_body(docs, use_case),
         )
 
     def _with_artefacts_nav(self, nav: list[Any], site: ArtefactSite) -> list[Any]:

@@ -62,6 +62,11 @@ def test_every_artefact_has_a_page(built: tuple[IG, DocsReport]) -> None:
     assert len(list((art / "examples").glob("*.html"))) == 45
     # downloads
     assert (art / "json" / "StructureDefinition-FrSlotAgregateur.json").is_file()
+    # the artefacts index groups by use case as the IG does (its SQL tables)
+    index = (art / "index.html").read_text()
+    for group in ("PS à titre individuel", "CPTS", "SOS Médecins"):
+        assert group in index, group
+    assert index.count("<table>") >= 3 + 6
 
 
 def test_links_and_offline(built: tuple[IG, DocsReport]) -> None:
