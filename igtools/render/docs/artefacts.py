@@ -204,8 +204,16 @@ def refs_in(data: Any) -> list[str]:
 
 
 def write_artefact_pages(
-    ig: IG, site: ArtefactSite, env: jinja2.Environment, docs: Path, t: dict[str, str]
+    ig: IG,
+    site: ArtefactSite,
+    env: jinja2.Environment,
+    docs: Path,
+    t: dict[str, str],
+    fragments: dict[str, str] | None = None,
 ) -> list[Path]:
+    """Write every artefact page; ``fragments`` are the IG's own intro/notes markdown
+    for an artefact (``<stem>-intro``, ``<stem>-notes``)."""
+    fragments = fragments or {}
     written: list[Path] = []
     json_dir = docs / ART / "json"
     json_dir.mkdir(parents=True, exist_ok=True)
@@ -233,6 +241,8 @@ def write_artefact_pages(
                     for e in examples_by_profile.get(p.url, [])
                 ],
                 relative=relative,
+                intro=fragments.get(f"{stem}-intro", ""),
+                notes=fragments.get(f"{stem}-notes", ""),
                 **common,
             )
         )

@@ -80,15 +80,12 @@ class DocsRenderer:
             shutil.rmtree(docs)
         docs.mkdir(parents=True)
         site = collect(self.ig)
-        written = write_artefact_pages(self.ig, site, self.env, docs, self.t)
-        (docs / "assets").mkdir(exist_ok=True)
-        for asset in ("igtools.css", "iframe-worker-shim.js"):
-            shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
         nav: list[Any] = []
         use_case: tuple[str, str] | None = None
+        fragments: dict[str, str] = {}
+        written: list[Path] = []
         if self.pages_source is not None:
-            converted = self._convert_pages(site, docs, report)
-            nav = converted
+            nav, fragments = self._convert_pages(site, docs, report)
             use_case = self._use_case_page()
         else:
             written.append(
@@ -102,6 +99,10 @@ class DocsRenderer:
                 )
             )
             nav = [{self.t["home"]: "index.md"}]
+        written += write_artefact_pages(self.ig, site, self.env, docs, self.t, fragments)
+        (docs / "assets").mkdir(exist_ok=True)
+        for asset in ("igtools.css", "iframe-worker-shim.js"):
+            shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
         written.append(self._artefacts_index(site, docs, use_case))
         nav = self._with_artefacts_nav(nav, site)
         if self.models_dir is not None and (self.models_dir / "README.md").is_file():
@@ -130,7 +131,9 @@ class DocsRenderer:
         )
         return report
 
-    def _convert_pages(self, site: ArtefactSite, docs: Path, report: DocsReport) -> list[Any]:
+    def _convert_pages(
+        self, site: ArtefactSite, docs: Path, report: DocsReport
+    ) -> tuple[list[Any], dict[str, str]]:
         from igtools.render.docs.pages import PageLinks, convert_pages
 
         assert self.pages_source is not None
@@ -154,7 +157,7 @@ class DocsRenderer:
         converted = convert_pages(self.pages_source, docs, links)
         report.unconverted.extend(converted.unconverted)
         report.diagrams.extend(converted.diagrams)
-        return list(converted.nav)
+        return list(converted.nav), dict(converted.fragments)
 
     def _use_case_page(self) -> tuple[str, str] | None:
         """The narrative page that groups artefacts (a page with IG Publisher SQL tables)."""

@@ -67,3 +67,38 @@ def test_bad_pages_folder_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert "not an IG source folder" in r.stderr
+
+
+def test_pages_and_artefact_intro(tmp_path: Path) -> None:
+    """Narrative pages of a source folder, and an artefact's intro fragment on its page."""
+    import shutil
+
+    pages = tmp_path / "pages"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "fixtures" / "mini-ig-pages", pages)
+    content = pages / "input" / "pagecontent"
+    (content / "StructureDefinition-MiniPatient-intro.md").rename(
+        content / "StructureDefinition-mini-patient-intro.md"
+    )
+    # the pages fixture names its example after another IG: point it at ours
+    guide = content / "guide.md"
+    guide.write_text(guide.read_text().replace("Patient-example1", "Patient-mini-patient-1"))
+    out = tmp_path / "site"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--offline",
+            "-q",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "docs",
+            str(FIXTURE),
+            "-o",
+            str(out),
+            "--pages",
+            str(pages),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    page = (out / "site" / "artefacts" / "StructureDefinition-mini-patient.html").read_text()
+    assert "Intro of the profile" in page
+    assert (out / "site" / "guide.html").is_file()

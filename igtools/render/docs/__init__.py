@@ -1,0 +1,1 @@
+"""`igtools docs`: the MkDocs site of an IG (artefact pages, converted narrative pages)."""
