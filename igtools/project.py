@@ -42,6 +42,8 @@ class Project:
     registries: list[str] | None = None
     # examples: the searched resource type of each scenario Bundle (profile URL or name)
     example_match: dict[str, str] = field(default_factory=dict)
+    # stubs: what the IG's pages require but its CapabilityStatements leave out
+    stubs_overlay: list[Any] = field(default_factory=list)
 
 
 def find_project(start: Path | None = None) -> Path | None:
@@ -88,10 +90,13 @@ def load_project(root: Path) -> Project:
     # a package given as a relative path is relative to the project too
     if package.startswith(".") or "/" in package:
         package = str(rel(package))
+    stubs = _get(data, "stubs", dict, str(cfg_file)) or {}
+    overlay = _get(stubs, "overlay", list, f"{cfg_file}: [stubs]") or []
     examples = _get(data, "examples", dict, str(cfg_file)) or {}
     match = _get(examples, "match", dict, f"{cfg_file}: [examples]") or {}
     return Project(
         example_match={str(k): str(v) for k, v in match.items()},
+        stubs_overlay=list(overlay),
         root=root,
         config_file=cfg_file,
         package=package,
