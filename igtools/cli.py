@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -19,6 +20,26 @@ from igtools.packages.registry import DEFAULT_REGISTRIES
 from igtools.project import Project, find_project, load_project
 
 log = logging.getLogger("igtools")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_option(stage: str) -> Callable[[F], F]:
+    """``-o/--output`` of a rendering command."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Output folder (default: <project output>/{stage}, else ./generated/{stage}).",
+    )
+
+
+def templates_option(stage: str) -> Callable[[F], F]:
+    """``--templates``: a folder whose ``<stage>/`` templates override the built-in ones."""
+    return click.option(
+        "--templates",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help=f"Folder whose {stage}/ templates override the built-in ones.",
+    )
 
 
 @dataclass
@@ -206,18 +227,9 @@ def fetch(app: App, packages: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("package", required=False)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (default: <project output>/models, else ./generated/models).",
-)
+@output_option("models")
 @click.option("--package-name", help="Python package name (default: from the IG name).")
-@click.option(
-    "--templates",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder whose models/ templates override the built-in ones.",
-)
+@templates_option("models")
 @click.pass_obj
 def models(
     app: App,
@@ -242,12 +254,7 @@ def models(
 
 @cli.command()
 @click.argument("package", required=False)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (default: <project output>/examples, else ./generated/examples).",
-)
+@output_option("examples")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--now", "now_text", metavar="DATE", help="Reference time (default: today 00:00, Europe/Paris)."
@@ -262,11 +269,7 @@ def models(
     show_default=True,
     help="Variants per profile beyond minimal and full; matched resources per scenario Bundle.",
 )
-@click.option(
-    "--templates",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder whose examples/ templates override the built-in ones.",
-)
+@templates_option("examples")
 @click.pass_obj
 def examples(
     app: App,
@@ -311,12 +314,7 @@ def examples(
 
 @cli.command()
 @click.argument("package", required=False)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (default: <project output>/docs, else ./generated/docs).",
-)
+@output_option("docs")
 @click.option(
     "--pages",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -335,11 +333,7 @@ def examples(
     "--serve", "serve_", is_flag=True, help="Serve the site with live reload after building."
 )
 @click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
-@click.option(
-    "--templates",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder whose docs/ templates override the built-in ones.",
-)
+@templates_option("docs")
 @click.pass_obj
 def docs(
     app: App,
