@@ -428,7 +428,7 @@ class Builder:
         elif code == "Period":
             if not obj:
                 start = scope.start or self.now
-                obj["start"] = _iso_date(start)
+                obj["start"] = _iso(start)
         elif code in ("Quantity", "Duration", "Age"):
             obj.setdefault("value", 30)
             if code == "Duration":
@@ -536,7 +536,6 @@ class Builder:
         saved = self.full
         res = self.instance(prof, cid, full=False)
         self.full = saved
-        res.pop("meta", None) if not prof.url else None
         scope.contained.append(res)
         return cid
 
@@ -720,10 +719,6 @@ def _value_regexes(el: Element) -> list[str]:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
-
-
-def _iso_date(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
 
