@@ -379,6 +379,61 @@ def docs(
         serve(out, "127.0.0.1", port)
 
 
+@cli.command()
+@click.argument("package", required=False)
+@click.option(
+    "--capability",
+    "capabilities",
+    multiple=True,
+    metavar="ID",
+    help="A server CapabilityStatement to serve, by id or name (repeatable; default: all).",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder of JSON resources to load (default: the package's examples).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--db", default=":memory:", show_default=True, help="SQLite file of the store.")
+@click.pass_obj
+def serve(
+    app: App,
+    package: str | None,
+    capabilities: tuple[str, ...],
+    data: Path | None,
+    host: str,
+    port: int,
+    db: str,
+) -> None:
+    """Serve the IG's server CapabilityStatements with the reference implementation.
+
+    One FastAPI app on uvicorn for all the statements named (an éditeur serves slot search
+    and regulator accounts on one base URL), backed by an SQLite store loaded with the
+    package's examples (each resource once, Bundle entries included) or --data.
+    Search parameters, includes, conditional updates and response Bundle profiles come
+    from the statements and the project's [[stubs.overlay]] (docs/stubs.md).
+    """
+    import uvicorn
+
+    from igtools.ir import build_ir
+    from igtools.render.stubs.plan import parse_overlays
+    from igtools.render.stubs.server import make_app
+
+    overlays = []
+    if app.project is not None:  # statements the overlay does not name are unaffected
+        overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
+    ig = build_ir(app.load(package))
+    fastapi_app, store, chosen = make_app(ig, list(capabilities), overlays, data, db)
+    click.echo(
+        f"serving {', '.join(a.capability for a in chosen)} on http://{host}:{port} "
+        f"({store.count()} resources)"
+    )
+    uvicorn.run(
+        fastapi_app, host=host, port=port, log_level="info" if app.verbosity > 0 else "warning"
+    )
+
+
 @cli.command("validate")
 @click.argument("package")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))

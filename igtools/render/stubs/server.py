@@ -1,0 +1,158 @@
+"""A running server for named CapabilityStatements, straight from the API plan: the
+engine of ``igtools serve`` and of the servers ``igtools stubs`` will generate.
+
+The reference implementation stores resources in the SQLite store, loaded with the IG's
+examples (each resource once, Bundle entries included) or with the JSON files of a folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from igtools.errors import IgtoolsError
+from igtools.ir.model import IG
+from igtools.render.stubs.plan import Api, ParamRegistry, build_plan
+from igtools.runtime.fhirapi import ApiSpec, AppConfig, ResourceSpec, StoreHandlers, build_app
+from igtools.runtime.search import PARAM_TYPES, ParamDef
+from igtools.runtime.store import Store, StoreParam, with_bundle_entries
+from igtools.validate.rules import build_rules
+
+
+def select_apis(apis: list[Api], wanted: list[str]) -> list[Api]:
+    """The server-mode APIs named by id, name or URL (all servers when none named)."""
+    servers = [a for a in apis if a.mode == "server"]
+    if not wanted:
+        return servers
+    out: list[Api] = []
+    for w in wanted:
+        found = [a for a in servers if w in (a.capability, a.name, a.url)]
+        if not found:
+            known = ", ".join(sorted(a.capability for a in servers))
+            raise IgtoolsError(
+                f"--capability {w}: no server CapabilityStatement of that id or name "
+                f"(known: {known})"
+            )
+        out.extend(f for f in found if f not in out)
+    return out
+
+
+def api_spec(api: Api, capability: dict[str, Any]) -> ApiSpec:
+    resources = []
+    for r in api.resources:
+        params = tuple(
+            ParamDef(
+                p.code,
+                p.type,
+                modifiers=tuple(p.modifiers),
+                comparators=tuple(p.comparators),
+                # the parser wants the legs after the declared parameter
+                chains=tuple(
+                    c.split(".", 1)[1]
+                    for c in r.chains
+                    if "." in c and c.split(".", 1)[0].split(":", 1)[0] == p.code
+                ),
+                targets=tuple(p.targets),
+            )
+            for p in r.params
+            if p.type in PARAM_TYPES
+        )
+        resources.append(
+            ResourceSpec(
+                type=r.type,
+                interactions=tuple(r.interactions),
+                profiles=tuple(r.profiles),
+                params=params,
+                includes=tuple(r.includes),
+                include_iterate=tuple(r.include_iterate),
+                revincludes=tuple(r.revincludes),
+                conditional_update=r.conditional_update,
+                bundle_profile=r.bundle_profile,
+            )
+        )
+    return ApiSpec(name=api.capability, capability=capability, resources=tuple(resources))
+
+
+def store_params(ig: IG) -> list[StoreParam]:
+    registry = ParamRegistry(ig)
+    params = []
+    for rtype in sorted({r for r, _ in registry._params}):
+        for p in registry.of(rtype):
+            params.append(StoreParam(p.resource, p.code, p.type, p.expression, tuple(p.targets)))
+    return params
+
+
+def load_data(store: Store, ig: IG, data: Path | None) -> int:
+    if data is None:
+        resources = [ex.data for ex in ig.examples]
+    else:
+        if not data.is_dir():
+            raise IgtoolsError(f"--data {data}: not a folder")
+        resources = []
+        for f in sorted(data.glob("*.json")):
+            try:
+                obj = json.loads(f.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise IgtoolsError(f"{f}: invalid JSON: {exc}") from exc
+            if isinstance(obj, dict) and "resourceType" in obj:
+                resources.append(obj)
+    return store.load(with_bundle_entries(resources))
+
+
+def make_app(
+    ig: IG,
+    capabilities: list[str],
+    overlays: list[Any] | None = None,
+    data: Path | None = None,
+    db: str = ":memory:",
+) -> tuple[Any, Store, list[Api]]:
+    apis, _ = build_plan(ig, overlays)
+    chosen = select_apis(apis, capabilities)
+    store = Store(db, store_params(ig))
+    load_data(store, ig, data)
+    statements = {str(c.id): _capability_json(ig, str(c.id)) for c in ig.capabilities}
+    specs = [api_spec(a, statements.get(a.capability, {})) for a in chosen]
+    rules, _ = build_rules(ig)
+    others = {t: store.param_defs(t) for t in {p.resource for p in store_params(ig)} - {"Resource"}}
+    app = build_app(specs, StoreHandlers(store), AppConfig(rules=rules, others=others))
+    return app, store, chosen
+
+
+def _capability_json(ig: IG, cid: str) -> dict[str, Any]:
+    for cap in ig.capabilities:
+        if cap.id == cid:
+            return {
+                "resourceType": "CapabilityStatement",
+                "id": cap.id,
+                "url": cap.url,
+                "name": cap.name,
+                "title": cap.title,
+                "status": cap.status or "active",
+                "kind": "instance",
+                "fhirVersion": "4.0.1",
+                "format": cap.formats or ["application/fhir+json"],
+                "rest": [
+                    {
+                        "mode": rest.mode,
+                        "resource": [
+                            {
+                                "type": r.type,
+                                **({"profile": r.profile} if r.profile else {}),
+                                "interaction": [{"code": i} for i in r.interactions],
+                                "searchParam": [
+                                    {
+                                        "name": p.code,
+                                        "type": p.type,
+                                        **({"definition": p.url} if p.url else {}),
+                                    }
+                                    for p in r.search_params
+                                ],
+                            }
+                            for r in rest.resources
+                        ],
+                    }
+                    for rest in cap.rest
+                ],
+            }
+    return {}

@@ -1,0 +1,495 @@
+"""A FHIR REST API on FastAPI, driven by data: which resources, interactions, search
+parameters, includes and profiles each CapabilityStatement declares.
+
+Generated servers (and ``igtools serve``) call :func:`build_app` with their API
+declarations, a :class:`Handlers` implementation (the éditeur's own, or
+:class:`StoreHandlers`, the reference implementation on the SQLite store) and the
+profile rules used to validate request bodies.
+
+Behaviour, per FHIR R4 REST:
+
+* ``GET /metadata`` serves the CapabilityStatement(s);
+* ``GET /{type}/{id}``, ``GET /{type}`` and ``POST /{type}/_search`` (form body),
+  ``POST /{type}``, ``PUT /{type}/{id}``, conditional ``PUT /{type}?<param>=...``,
+  ``DELETE /{type}/{id}``, ``GET /{type}/{id}/_history`` as declared; an interaction
+  not declared is 405, an unknown type 404;
+* searches answer a ``searchset`` Bundle: matches then includes (``search.mode``),
+  ``total``, a ``self`` link, ``fullUrl``s; the Bundle claims the flow's Bundle profile
+  only when it has matches (an empty result is 200 with ``total: 0`` and no profile, since
+  such profiles usually demand at least one entry); an unknown parameter is ignored with
+  a warning OperationOutcome entry, or 400 under ``Prefer: handling=strict``;
+* request bodies (``application/fhir+json``, ``application/json+fhir`` or
+  ``application/json``) are checked against the base resource (400) and the profiles the
+  statement names for the type (422, the OperationOutcome naming each element path);
+* ``create`` answers 201 with ``Location``; a conditional update creates when nothing
+  matches (201) and is 412 when several do;
+* every error is an OperationOutcome; a 500 never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .search import ParamDef, SearchRequest, parse_search
+from .store import (
+    Gone,
+    InvalidResource,
+    NotFound,
+    PreconditionFailed,
+    SearchResult,
+    Store,
+    UnsupportedSearch,
+)
+from .validation import Rules, validate
+
+JSON = dict[str, Any]
+FHIR_JSON = "application/fhir+json"
+ACCEPTED_TYPES = ("application/fhir+json", "application/json+fhir", "application/json")
+MAX_BODY = 5 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """What a statement declares for one resource type."""
+
+    type: str
+    interactions: tuple[str, ...]
+    profiles: tuple[str, ...] = ()
+    params: tuple[ParamDef, ...] = ()
+    includes: tuple[str, ...] = ()
+    include_iterate: tuple[str, ...] = ()
+    revincludes: tuple[str, ...] = ()
+    conditional_update: str | None = None
+    bundle_profile: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """One CapabilityStatement's server side."""
+
+    name: str
+    capability: Mapping[str, Any]
+    resources: tuple[ResourceSpec, ...]
+
+
+class FhirError(Exception):
+    def __init__(self, status: int, code: str, message: str, expression: Sequence[str] = ()):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.expression = list(expression)
+
+
+def outcome(issues: Sequence[tuple[str, str, str, Sequence[str]]]) -> JSON:
+    """An OperationOutcome from (severity, code, diagnostics, expressions)."""
+    out: list[JSON] = []
+    for severity, code, text, expr in issues:
+        issue: JSON = {"severity": severity, "code": code, "diagnostics": text}
+        if expr:
+            issue["expression"] = list(expr)
+        out.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": out}
+
+
+def _fhir_response(
+    body: JSON, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        media_type=FHIR_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+class Handlers:
+    """The operations a server performs; subclass it (or use :class:`StoreHandlers`)."""
+
+    def read(self, rtype: str, rid: str) -> JSON:
+        raise FhirError(501, "not-supported", f"read of {rtype} is not implemented")
+
+    def search(self, rtype: str, request: SearchRequest) -> SearchResult:
+        raise FhirError(501, "not-supported", f"search of {rtype} is not implemented")
+
+    def create(self, rtype: str, resource: JSON) -> JSON:
+        raise FhirError(501, "not-supported", f"create of {rtype} is not implemented")
+
+    def update(self, rtype: str, rid: str, resource: JSON) -> tuple[JSON, bool]:
+        raise FhirError(501, "not-supported", f"update of {rtype} is not implemented")
+
+    def conditional_update(
+        self, rtype: str, request: SearchRequest, resource: JSON
+    ) -> tuple[JSON, bool]:
+        raise FhirError(501, "not-supported", f"conditional update of {rtype} is not implemented")
+
+    def delete(self, rtype: str, rid: str) -> None:
+        raise FhirError(501, "not-supported", f"delete of {rtype} is not implemented")
+
+    def history(self, rtype: str, rid: str) -> list[JSON]:
+        raise FhirError(501, "not-supported", f"history of {rtype} is not implemented")
+
+
+class StoreHandlers(Handlers):
+    """The reference implementation: everything on a :class:`~.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def read(self, rtype: str, rid: str) -> JSON:
+        return self.store.read(rtype, rid)
+
+    def search(self, rtype: str, request: SearchRequest) -> SearchResult:
+        return self.store.search(rtype, request)
+
+    def create(self, rtype: str, resource: JSON) -> JSON:
+        return self.store.create(resource)
+
+    def update(self, rtype: str, rid: str, resource: JSON) -> tuple[JSON, bool]:
+        return self.store.update(rtype, rid, resource)
+
+    def conditional_update(
+        self, rtype: str, request: SearchRequest, resource: JSON
+    ) -> tuple[JSON, bool]:
+        return self.store.conditional_update(rtype, request, resource)
+
+    def delete(self, rtype: str, rid: str) -> None:
+        self.store.delete(rtype, rid)
+
+    def history(self, rtype: str, rid: str) -> list[JSON]:
+        return [
+            {"method": h.method, "versionId": h.version_id, "resource": h.resource}
+            for h in self.store.history(rtype, rid)
+        ]
+
+
+BaseValidator = Callable[[JSON], list[tuple[str, str]]]  # -> [(location, message)]
+
+
+def fhir_resources_validator(data: JSON) -> list[tuple[str, str]]:
+    """Base-resource checks with fhir.resources (R4B)."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
+    rt = str(data.get("resourceType"))
+    try:
+        model = get_fhir_model_class(rt)
+    except (KeyError, ValueError):
+        return [(rt, f"unknown resource type {rt!r}")]
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        out = []
+        for e in exc.errors():
+            loc = rt + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+            out.append((loc, str(e["msg"])))
+        return out
+    return []
+
+
+@dataclass
+class _Route:
+    api: ApiSpec
+    spec: ResourceSpec
+
+
+@dataclass
+class AppConfig:
+    rules: Mapping[str, Rules] = field(default_factory=dict)
+    others: Mapping[str, Sequence[ParamDef]] = field(default_factory=dict)
+    base_validator: BaseValidator | None = fhir_resources_validator
+    invariants: bool = True
+    max_count: int = 1000
+
+
+def build_app(
+    apis: Sequence[ApiSpec], handlers: Handlers, config: AppConfig | None = None
+) -> FastAPI:
+    cfg = config or AppConfig()
+    app = FastAPI(title=" + ".join(a.name for a in apis), docs_url=None, redoc_url=None)
+    routes: dict[str, _Route] = {}
+    for api in apis:
+        for spec in api.resources:
+            if spec.type in routes:
+                # two statements serving one type: merge what they declare
+                old = routes[spec.type].spec
+                spec = ResourceSpec(
+                    type=spec.type,
+                    interactions=tuple(dict.fromkeys(old.interactions + spec.interactions)),
+                    profiles=tuple(dict.fromkeys(old.profiles + spec.profiles)),
+                    params=tuple({p.code: p for p in old.params + spec.params}.values()),
+                    includes=tuple(dict.fromkeys(old.includes + spec.includes)),
+                    include_iterate=tuple(
+                        dict.fromkeys(old.include_iterate + spec.include_iterate)
+                    ),
+                    revincludes=tuple(dict.fromkeys(old.revincludes + spec.revincludes)),
+                    conditional_update=old.conditional_update or spec.conditional_update,
+                    bundle_profile=old.bundle_profile or spec.bundle_profile,
+                )
+            routes[spec.type] = _Route(api, spec)
+
+    @app.exception_handler(FhirError)
+    async def _fhir_error(_: Request, exc: FhirError) -> Response:
+        return _fhir_response(
+            outcome([("error", exc.code, exc.message, exc.expression)]), exc.status
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+        return _fhir_response(outcome([("error", code, str(exc.detail), ())]), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> Response:
+        log.exception("internal error")
+        return _fhir_response(
+            outcome([("fatal", "exception", "internal server error (see the server log)", ())]),
+            500,
+        )
+
+    def route_for(rtype: str, interaction: str) -> _Route:
+        r = routes.get(rtype)
+        if r is None:
+            raise FhirError(404, "not-supported", f"resource type {rtype} is not served here")
+        if interaction not in r.spec.interactions:
+            raise FhirError(405, "not-supported", f"{interaction} is not supported on {rtype}")
+        return r
+
+    def parse(
+        rtype: str, spec: ResourceSpec, pairs: list[tuple[str, str]], strict: bool
+    ) -> SearchRequest:
+        includes = set(spec.includes) | set(spec.include_iterate)
+        request = parse_search(
+            pairs,
+            spec.params,
+            resource_type=rtype,
+            others=cfg.others,
+            includes=includes | {f"{i}" for i in spec.include_iterate},
+            revincludes=set(spec.revincludes),
+            max_count=cfg.max_count,
+            strict=strict,
+        )
+        if request.errors:
+            raise FhirError(
+                400,
+                "invalid",
+                "; ".join(str(e) for e in request.errors),
+                [e.param for e in request.errors],
+            )
+        return request
+
+    async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
+        ctype = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
+        if ctype not in ACCEPTED_TYPES:
+            raise FhirError(415, "not-supported", f"content type {ctype} is not FHIR JSON")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FhirError(400, "structure", f"the body is not JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("resourceType") != rtype:
+            got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+            raise FhirError(400, "structure", f"the body must be a {rtype} resource, got {got}")
+        if cfg.base_validator is not None:
+            base = cfg.base_validator(data)
+            if base:
+                raise FhirError(
+                    400,
+                    "structure",
+                    "; ".join(f"{loc}: {msg}" for loc, msg in base),
+                    [loc for loc, _ in base],
+                )
+        profiles = [p for p in spec.profiles if p in cfg.rules]
+        if profiles:
+            results = [validate(data, cfg.rules[p], cfg.rules, cfg.invariants) for p in profiles]
+            if all(any(i.severity == "error" for i in r) for r in results):
+                errors = [i for i in min(results, key=len) if i.severity == "error"]
+                raise FhirError(
+                    422,
+                    "processing",
+                    "; ".join(str(i) for i in errors),
+                    [i.location for i in errors],
+                )
+        return data
+
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def bundle(
+        request: Request, rtype: str, spec: ResourceSpec, req: SearchRequest, result: SearchResult
+    ) -> JSON:
+        base = base_url(request)
+        entries: list[JSON] = []
+        for res in result.matches:
+            entries.append(
+                {
+                    "fullUrl": f"{base}/{res['resourceType']}/{res['id']}",
+                    "resource": res,
+                    "search": {"mode": "match"},
+                }
+            )
+        for res in result.included:
+            entries.append(
+                {
+                    "fullUrl": f"{base}/{res['resourceType']}/{res['id']}",
+                    "resource": res,
+                    "search": {"mode": "include"},
+                }
+            )
+        if req.warnings or req.unknown:
+            text = "; ".join(
+                [str(w) for w in req.warnings] or [f"unknown parameter {u}" for u in req.unknown]
+            )
+            entries.append(
+                {
+                    "resource": outcome([("warning", "not-supported", text, ())]),
+                    "search": {"mode": "outcome"},
+                }
+            )
+        query = urlencode(list(request.query_params.multi_items()), safe=":,")
+        out: JSON = {"resourceType": "Bundle", "type": "searchset", "total": result.total}
+        if result.matches and spec.bundle_profile:
+            out["meta"] = {"profile": [spec.bundle_profile]}
+        out["link"] = [
+            {"relation": "self", "url": f"{base}/{rtype}" + (f"?{query}" if query else "")}
+        ]
+        if entries:
+            out["entry"] = entries
+        return out
+
+    @app.get("/metadata")
+    async def metadata() -> Response:
+        caps = [dict(a.capability) for a in apis]
+        return _fhir_response(
+            caps[0]
+            if len(caps) == 1
+            else {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": c} for c in caps],
+            }
+        )
+
+    @app.get("/{rtype}/{rid}/_history")
+    async def history(rtype: str, rid: str) -> Response:
+        route_for(rtype, "history-instance")
+        try:
+            versions = handlers.history(rtype, rid)
+        except NotFound as exc:
+            raise FhirError(404, "not-found", str(exc)) from exc
+        return _fhir_response(
+            {
+                "resourceType": "Bundle",
+                "type": "history",
+                "total": len(versions),
+                "entry": [
+                    {
+                        "resource": v["resource"],
+                        "request": {"method": v["method"], "url": f"{rtype}/{rid}"},
+                    }
+                    if v["resource"]
+                    else {"request": {"method": v["method"], "url": f"{rtype}/{rid}"}}
+                    for v in versions
+                ],
+            }
+        )
+
+    @app.get("/{rtype}/{rid}")
+    async def read(rtype: str, rid: str) -> Response:
+        route_for(rtype, "read")
+        try:
+            res = handlers.read(rtype, rid)
+        except Gone as exc:
+            raise FhirError(410, "deleted", str(exc)) from exc
+        except NotFound as exc:
+            raise FhirError(404, "not-found", f"{rtype}/{rid} not found") from exc
+        return _fhir_response(res)
+
+    async def do_search(request: Request, rtype: str, pairs: list[tuple[str, str]]) -> Response:
+        route = route_for(rtype, "search-type")
+        strict = "handling=strict" in request.headers.get("prefer", "").replace(" ", "")
+        req = parse(rtype, route.spec, pairs, strict)
+        try:
+            result = handlers.search(rtype, req)
+        except UnsupportedSearch as exc:
+            raise FhirError(400, "not-supported", str(exc)) from exc
+        return _fhir_response(bundle(request, rtype, route.spec, req, result))
+
+    @app.get("/{rtype}")
+    async def search_get(request: Request, rtype: str) -> Response:
+        return await do_search(request, rtype, list(request.query_params.multi_items()))
+
+    @app.post("/{rtype}/_search")
+    async def search_post(request: Request, rtype: str) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in ("application/x-www-form-urlencoded", ""):
+            raise FhirError(415, "not-supported", f"_search takes a form body, not {ctype}")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise FhirError(400, "structure", f"the form body cannot be read: {exc}") from exc
+        return await do_search(request, rtype, list(request.query_params.multi_items()) + pairs)
+
+    @app.post("/{rtype}")
+    async def create(request: Request, rtype: str) -> Response:
+        route = route_for(rtype, "create")
+        data = await body_of(request, rtype, route.spec)
+        try:
+            res = handlers.create(rtype, data)
+        except InvalidResource as exc:
+            raise FhirError(400, "structure", str(exc)) from exc
+        loc = f"{base_url(request)}/{rtype}/{res['id']}"
+        return _fhir_response(res, 201, {"Location": loc})
+
+    @app.put("/{rtype}")
+    async def conditional_update(request: Request, rtype: str) -> Response:
+        route = route_for(rtype, "update")
+        key = route.spec.conditional_update
+        if key is None:
+            raise FhirError(405, "not-supported", f"conditional update is not supported on {rtype}")
+        pairs = list(request.query_params.multi_items())
+        if not pairs:
+            raise FhirError(400, "required", f"conditional update of {rtype} needs ?{key}=...")
+        req = parse(rtype, route.spec, pairs, strict=True)
+        data = await body_of(request, rtype, route.spec)
+        try:
+            res, created = handlers.conditional_update(rtype, req, data)
+        except PreconditionFailed as exc:
+            raise FhirError(412, "multiple-matches", str(exc)) from exc
+        loc = f"{base_url(request)}/{rtype}/{res['id']}"
+        return _fhir_response(res, 201 if created else 200, {"Location": loc})
+
+    @app.put("/{rtype}/{rid}")
+    async def update(request: Request, rtype: str, rid: str) -> Response:
+        route = route_for(rtype, "update")
+        data = await body_of(request, rtype, route.spec)
+        if data.get("id") not in (None, rid):
+            raise FhirError(400, "invalid", f"the body's id {data.get('id')!r} is not {rid!r}")
+        data["id"] = rid
+        res, created = handlers.update(rtype, rid, data)
+        loc = f"{base_url(request)}/{rtype}/{rid}"
+        return _fhir_response(res, 201 if created else 200, {"Location": loc})
+
+    @app.delete("/{rtype}/{rid}")
+    async def delete(rtype: str, rid: str) -> Response:
+        route_for(rtype, "delete")
+        handlers.delete(rtype, rid)
+        return Response(status_code=204)
+
+    return app
