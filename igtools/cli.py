@@ -381,6 +381,35 @@ def docs(
 
 @cli.command()
 @click.argument("package", required=False)
+@output_option("stubs")
+@templates_option("stubs")
+@click.pass_obj
+def stubs(app: App, package: str | None, output: Path | None, templates: Path | None) -> None:
+    """Generate a server package per server CapabilityStatement (FastAPI, typed handler
+    interface, reference implementation on SQLite, TLS runner) and the models package
+    they are typed with. Clients and contract tests are not generated yet."""
+    from igtools.ir import build_ir
+    from igtools.render.stubs.plan import parse_overlays
+    from igtools.render.stubs.python import StubsRenderer
+
+    out = output or app.output_dir("stubs")
+    overlays = []
+    if app.project is not None:
+        overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
+    ig = build_ir(app.load(package))
+    renderer = StubsRenderer(ig, overlays, templates)
+    written = renderer.render(out)
+    for w in renderer.warnings:
+        log.warning("%s", w)
+    servers = sorted(p.name for p in out.iterdir() if p.name.endswith("_server"))
+    click.echo(
+        f"{len(servers)} server packages and the models written to {out}: {', '.join(servers)}"
+    )
+    _ = written
+
+
+@cli.command()
+@click.argument("package", required=False)
 @click.option(
     "--capability",
     "capabilities",

@@ -1,0 +1,221 @@
+"""IR + API plan -> installable server packages, one per server CapabilityStatement.
+
+Each package holds the statement's declarations as data (``api.py``), a typed handler
+interface with one method per declared interaction (``handlers.py``, typed with the
+generated models), the reference implementation on the SQLite store loaded with the
+IG's examples, the FastAPI app and a runner with TLS settings. The generic engine
+(``igtools/runtime/fhirapi.py``, ``search.py``, ``store.py``, ``validation.py``) is copied
+in; the models package (``igtools models``) is written beside the servers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from igtools import __version__
+from igtools.ir.model import IG
+from igtools.render.models.python import ModelsRenderer, fhir_class, format_python, snake
+from igtools.render.stubs.plan import Api, Overlay, build_plan
+from igtools.render.stubs.server import _capability_json, api_spec, store_params
+from igtools.render.templating import environment, render
+
+RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
+SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "validation.py")
+
+
+def pysrc(value: Any) -> str:
+    """Python source for dataclass instances (non-default fields) and JSON-like values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        args = []
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else None
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required or (v != default and v not in ((), [], {}, None)):
+                args.append(f"{f.name}={pysrc(v)}")
+        return f"{type(value).__name__}({', '.join(args)})"
+    if isinstance(value, tuple):
+        inner = ", ".join(pysrc(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(pysrc(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{pysrc(k)}: {pysrc(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+@dataclass
+class Method:
+    name: str
+    params: str
+    returns: str
+    doc: str
+
+
+@dataclass
+class ResourceView:
+    type: str
+    snake: str
+    interactions: list[str]
+    profile: str | None
+    conditional: bool
+    model: str
+    methods: list[Method] = field(default_factory=list)
+
+
+@dataclass
+class ServerView:
+    api: Api
+    package: str
+    resources: list[ResourceView]
+    model_imports: list[tuple[str, str]]
+    api_source: str
+    capability_source: str
+    store_params_source: str
+
+
+class StubsRenderer:
+    def __init__(
+        self,
+        ig: IG,
+        overlays: list[Overlay] | None = None,
+        templates: Path | None = None,
+    ) -> None:
+        self.ig = ig
+        self.overlays = overlays or []
+        self.env = environment("stubs", templates)
+        self.warnings: list[str] = []
+
+    def render(self, out: Path) -> list[Path]:
+        models = ModelsRenderer(self.ig)
+        written = models.render(out / "models")
+        classes = {
+            v.profile.url: (f"{models.package_name}.{v.module}", v.class_name)
+            for v in models.views()
+        }
+        apis, warnings = build_plan(self.ig, self.overlays)
+        self.warnings += warnings
+        params_src = pysrc(tuple(store_params(self.ig)))
+        for api in (a for a in apis if a.mode == "server"):
+            view = self._view(api, classes, params_src)
+            root = out / f"{view.package}"
+            pkg = root / view.package
+            if root.exists():
+                shutil.rmtree(root)
+            ctx = {
+                "ig": self.ig,
+                "s": view,
+                "header": self.header(),
+                "models_package": models.package_name,
+            }
+            for name, target in (
+                ("pyproject.toml.jinja", root / "pyproject.toml"),
+                ("README.md.jinja", root / "README.md"),
+                ("__init__.py.jinja", pkg / "__init__.py"),
+                ("api.py.jinja", pkg / "api.py"),
+                ("handlers.py.jinja", pkg / "handlers.py"),
+                ("app.py.jinja", pkg / "app.py"),
+                ("__main__.py.jinja", pkg / "__main__.py"),
+            ):
+                written.append(render(self.env, name, target, **ctx))
+            rt = pkg / "_runtime"
+            rt.mkdir(parents=True, exist_ok=True)
+            (rt / "__init__.py").write_text(
+                self.header() + '"""FHIR API engine (copied from igtools)."""\n'
+            )
+            for name in SERVER_RUNTIME:
+                (rt / name).write_text(self.header() + (RUNTIME_DIR / name).read_text("utf-8"))
+            (pkg / "py.typed").write_text("")
+            data = pkg / "data"
+            data.mkdir(exist_ok=True)
+            for ex in self.ig.examples:
+                path = data / f"{ex.resource_type}-{ex.id}.json"
+                path.write_text(
+                    json.dumps(ex.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
+            format_python(root)
+            written.append(root)
+        return written
+
+    def header(self) -> str:
+        return (
+            f"# Generated by igtools {__version__} from {self.ig.package}. Do not edit:\n"
+            "# regenerate with `igtools stubs` instead.\n"
+        )
+
+    def _view(self, api: Api, classes: dict[str, tuple[str, str]], params_src: str) -> ServerView:
+        imports: set[tuple[str, str]] = set()
+        resources = []
+        for r in api.resources:
+            model = None
+            for url in r.profiles:
+                if url in classes:
+                    model = classes[url]
+                    break
+            if model is None:
+                base = fhir_class(r.type)
+                model = base if base is not None else ("fhir.resources.R4B.resource", "Resource")
+            imports.add(model)
+            cls = model[1]
+            sn = snake(r.type)
+            rv = ResourceView(
+                r.type, sn, list(r.interactions), r.profile, r.conditional_update is not None, cls
+            )
+            if "read" in r.interactions:
+                rv.methods.append(
+                    Method(f"read_{sn}", "self, rid: str", cls, f"GET [base]/{r.type}/{{id}}")
+                )
+            if "search-type" in r.interactions:
+                rv.methods.append(
+                    Method(
+                        f"search_{sn}",
+                        "self, request: SearchRequest",
+                        "SearchResult",
+                        f"GET [base]/{r.type}?...: matches and included resources",
+                    )
+                )
+            if "create" in r.interactions:
+                rv.methods.append(
+                    Method(
+                        f"create_{sn}",
+                        f"self, resource: {cls}",
+                        cls,
+                        f"POST [base]/{r.type}: the stored resource, with its id",
+                    )
+                )
+            if "update" in r.interactions:
+                rv.methods.append(
+                    Method(
+                        f"update_{sn}",
+                        f"self, rid: str, resource: {cls}",
+                        f"tuple[{cls}, bool]",
+                        f"PUT [base]/{r.type}/{{id}}: (resource, created)",
+                    )
+                )
+            if r.conditional_update is not None:
+                rv.methods.append(
+                    Method(
+                        f"conditional_update_{sn}",
+                        f"self, request: SearchRequest, resource: {cls}",
+                        f"tuple[{cls}, bool]",
+                        f"PUT [base]/{r.type}?{r.conditional_update}=...: (resource, created); "
+                        "raise PreconditionFailed when several match",
+                    )
+                )
+            resources.append(rv)
+        capability = _capability_json(self.ig, api.capability)
+        spec = api_spec(api, {})
+        return ServerView(
+            api=api,
+            package=f"{api.python_name}_server",
+            resources=resources,
+            model_imports=sorted(imports),
+            api_source=pysrc(spec).replace("capability={}", "capability=CAPABILITY"),
+            capability_source=pysrc(capability),
+            store_params_source=params_src,
+        )
