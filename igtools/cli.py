@@ -386,8 +386,9 @@ def docs(
 @click.pass_obj
 def stubs(app: App, package: str | None, output: Path | None, templates: Path | None) -> None:
     """Generate a server package per server CapabilityStatement (FastAPI, typed handler
-    interface, reference implementation on SQLite, TLS runner) and the models package
-    they are typed with. Clients and contract tests are not generated yet."""
+    interface, reference implementation on SQLite, TLS runner), a client package per
+    client CapabilityStatement (httpx, sync and async), and the models package they are
+    typed with. Contract tests are not generated yet."""
     from igtools.ir import build_ir
     from igtools.render.stubs.plan import parse_overlays
     from igtools.render.stubs.python import StubsRenderer

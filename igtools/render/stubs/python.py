@@ -92,6 +92,7 @@ class StubsRenderer:
         self.warnings: list[str] = []
 
     def render(self, out: Path) -> list[Path]:
+        self.out = out
         models = ModelsRenderer(self.ig)
         written = models.render(out / "models")
         classes = {
@@ -140,7 +141,33 @@ class StubsRenderer:
                 )
             format_python(root)
             written.append(root)
+        for api in (a for a in apis if a.mode == "client"):
+            written.append(self._client(api, models.package_name))
         return written
+
+    def _client(self, api: Api, models_package: str) -> Path:
+        from igtools.render.stubs.python_client import client_view
+
+        view = client_view(api)
+        root = self.out / view.package
+        pkg = root / view.package
+        if root.exists():
+            shutil.rmtree(root)
+        ctx = {"ig": self.ig, "c": view, "header": self.header(), "models_package": models_package}
+        render(self.env, "client_pyproject.toml.jinja", root / "pyproject.toml", **ctx)
+        render(self.env, "client_init.py.jinja", pkg / "__init__.py", **ctx)
+        render(self.env, "client.py.jinja", pkg / "client.py", **ctx)
+        rt = pkg / "_runtime"
+        rt.mkdir(parents=True, exist_ok=True)
+        (rt / "__init__.py").write_text(
+            self.header() + '"""FHIR client engine (copied from igtools)."""\n'
+        )
+        (rt / "fhirclient.py").write_text(
+            self.header() + (RUNTIME_DIR / "fhirclient.py").read_text("utf-8")
+        )
+        (pkg / "py.typed").write_text("")
+        format_python(root)
+        return root
 
     def header(self) -> str:
         return (

@@ -1,0 +1,217 @@
+"""Generated clients against generated servers, over real HTTP (and mutual TLS) on
+127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from igtools.ir import build_ir
+from igtools.packages import PackageLoader, Settings
+from igtools.project import load_project
+from igtools.render.stubs.plan import parse_overlays
+from igtools.render.stubs.python import StubsRenderer
+from tests.conftest import REPO, shared_path
+
+IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
+CLIENTS = [
+    "sas_consommateur_cpts_client",
+    "sas_consommateur_psindiv_client",
+    "sas_consommateur_sos_client",
+]
+PS_SERVER = "sas_gestionnaireagenda_psindiv_server"
+
+
+@pytest.fixture(scope="module")
+def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    tgz = shared_path("fhir-packages", "ans.fhir.fr.sas-1.2.0.tgz")
+    out = tmp_path_factory.mktemp("stubs")
+    pset = PackageLoader(Settings(cache_dir=tmp_path_factory.mktemp("c"), offline=True)).load(
+        str(tgz)
+    )
+    project = load_project(REPO)
+    StubsRenderer(build_ir(pset), parse_overlays(project.stubs_overlay, "cfg")).render(out)
+    paths = [str(out / "models"), str(out / PS_SERVER), *(str(out / c) for c in CLIENTS)]
+    sys.path[:0] = paths
+    try:
+        yield out
+    finally:
+        for p in paths:
+            sys.path.remove(p)
+        for mod in [m for m in sys.modules if m.startswith(("sas_", "ans_fhir_fr_sas_models"))]:
+            del sys.modules[mod]
+
+
+def _serve(app: Any, **ssl_kw: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", **ssl_kw)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(300):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return server, thread, server.servers[0].sockets[0].getsockname()[1]
+
+
+def test_clients_type_check(stubs: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            *(str(stubs / c / c) for c in CLIENTS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"MYPYPATH": str(stubs / "models"), "PATH": "/usr/bin:/bin"},
+        cwd=stubs,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_client_against_server(stubs: Path) -> None:
+    server_mod = importlib.import_module(PS_SERVER)
+    client_mod = importlib.import_module("sas_consommateur_psindiv_client")
+    server, thread, port = _serve(server_mod.create_app())
+    try:
+        query = [
+            ("start", "ge2021-11-04T14:19:35.760+00:00"),
+            ("start", "le2021-11-06T23:59:59.999+00:00"),
+            ("schedule.actor:Practitioner.identifier", f"{IDNPS}|810002673899"),
+            ("status", "free"),
+            ("_include", "Slot:schedule"),
+            ("_include:iterate", "Schedule:actor"),
+        ]
+        with client_mod.Client(f"http://127.0.0.1:{port}") as client:
+            result = client.search_slot(query)
+            assert result.total == len(result.matches) >= 1
+            slot = result.matches[0]
+            assert type(slot).__name__ == "FrSlotAgregateur"  # the claimed profile's class
+            schedule = result.resolve(slot.schedule.reference)
+            assert schedule is not None and schedule.__class__.__name__ == "FrScheduleAgregateur"
+            actors = {type(result.resolve(a.reference)).__name__ for a in schedule.actor}
+            assert actors == {"FrPractitionerAgregateur", "FrPractitionerRoleExerciceAgregateur"}
+            role = next(
+                result.resolve(a.reference) for a in schedule.actor if "Role" in a.reference
+            )
+            location = result.resolve(role.location[0].reference, within=role)
+            assert location is not None and location.get_resource_type() == "Location"
+            assert client.read_slot(slot.id).id == slot.id
+            with pytest.raises(client_mod.FhirClientError) as err:
+                client.search_slot([("start", "xx2021")])
+            assert err.value.status == 400 and err.value.outcome is not None
+
+        async def run_async() -> int:
+            c = client_mod.AsyncClient(f"http://127.0.0.1:{port}")
+            try:
+                r = await c.search_slot(query)
+                return len(r.matches)
+            finally:
+                await c.aclose()
+
+        assert asyncio.run(run_async()) >= 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
+    d = tmp_path
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        cwd=d,
+    )
+    (d / "server.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    (d / "client.cnf").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    for name, subj in (("server", "/CN=127.0.0.1"), ("client", "/CN=plateforme-test/OU=SAS")):
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            subj,
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=d,
+        )
+        extra = ["-extfile", f"{name}.cnf"]
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.crt",
+            *extra,
+            cwd=d,
+        )
+    server_mod = importlib.import_module(PS_SERVER)
+    client_mod = importlib.import_module("sas_consommateur_psindiv_client")
+    server, thread, port = _serve(
+        server_mod.create_app(),
+        ssl_certfile=str(d / "server.crt"),
+        ssl_keyfile=str(d / "server.key"),
+        ssl_ca_certs=str(d / "ca.crt"),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+    )
+    try:
+        base = f"https://127.0.0.1:{port}"
+        with client_mod.Client(
+            base, cert=(str(d / "client.crt"), str(d / "client.key")), verify=str(d / "ca.crt")
+        ) as c:
+            assert c.read_slot("ExampleSlotPSIndiv1").id == "ExampleSlotPSIndiv1"
+        with (
+            client_mod.Client(base, verify=str(d / "ca.crt"), retries=0) as c,
+            pytest.raises(httpx.TransportError),
+        ):
+            c.read_slot("ExampleSlotPSIndiv1")  # no client certificate: refused
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
