@@ -388,7 +388,8 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
     """Generate a server package per server CapabilityStatement (FastAPI, typed handler
     interface, reference implementation on SQLite, TLS runner), a client package per
     client CapabilityStatement (httpx, sync and async), and the models package they are
-    typed with. Contract tests are not generated yet."""
+    typed with. Each server package carries contract tests an éditeur points at their
+    own server (pytest -p <server>.contract.plugin --pyargs <server>.contract --base-url URL)."""
     from igtools.ir import build_ir
     from igtools.render.stubs.plan import parse_overlays
     from igtools.render.stubs.python import StubsRenderer
@@ -399,14 +400,11 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
         overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
     ig = build_ir(app.load(package))
     renderer = StubsRenderer(ig, overlays, templates)
-    written = renderer.render(out)
+    renderer.render(out)
     for w in renderer.warnings:
         log.warning("%s", w)
-    servers = sorted(p.name for p in out.iterdir() if p.name.endswith("_server"))
-    click.echo(
-        f"{len(servers)} server packages and the models written to {out}: {', '.join(servers)}"
-    )
-    _ = written
+    made = sorted(p.name for p in out.iterdir() if p.name.endswith(("_server", "_client")))
+    click.echo(f"models and {len(made)} packages written to {out}: {', '.join(made)}")
 
 
 @cli.command()

@@ -77,6 +77,9 @@ class ServerView:
     api_source: str
     capability_source: str
     store_params_source: str
+    contract_searches: str = "[]"
+    contract_dates: str = "[]"
+    contract_profiles: str = "{}"
 
 
 class StubsRenderer:
@@ -122,8 +125,19 @@ class StubsRenderer:
                 ("handlers.py.jinja", pkg / "handlers.py"),
                 ("app.py.jinja", pkg / "app.py"),
                 ("__main__.py.jinja", pkg / "__main__.py"),
+                ("contract_plugin.py.jinja", pkg / "contract" / "plugin.py"),
+                ("contract_test.py.jinja", pkg / "contract" / "test_contract.py"),
             ):
                 written.append(render(self.env, name, target, **ctx))
+            (pkg / "contract" / "__init__.py").write_text(
+                self.header()
+                + '"""Contract tests: '
+                + "pytest -p "
+                + view.package
+                + ".contract.plugin --pyargs "
+                + view.package
+                + '.contract --base-url URL."""\n'
+            )
             rt = pkg / "_runtime"
             rt.mkdir(parents=True, exist_ok=True)
             (rt / "__init__.py").write_text(
@@ -237,6 +251,19 @@ class StubsRenderer:
             resources.append(rv)
         capability = _capability_json(self.ig, api.capability)
         spec = api_spec(api, {})
+        searches: list[tuple[str, str, list[str]]] = []
+        dates: list[tuple[str, str]] = []
+        profiles: dict[str, list[str]] = {}
+        for r in api.resources:
+            profiles[r.type] = list(r.profiles)
+            if "search-type" not in r.interactions:
+                continue
+            candidates = [e for e in self.ig.examples if e.resource_type == r.type and e.id]
+            preferred = [e for e in candidates if set(e.profiles) & set(r.profiles)] or candidates
+            if preferred:
+                incs = [i for i in r.includes if i.startswith(f"{r.type}:") and i.count(":") == 1]
+                searches.append((r.type, str(preferred[0].id), incs))
+            dates += [(r.type, p.code) for p in r.params if p.type == "date"]
         return ServerView(
             api=api,
             package=f"{api.python_name}_server",
@@ -245,4 +272,7 @@ class StubsRenderer:
             api_source=pysrc(spec).replace("capability={}", "capability=CAPABILITY"),
             capability_source=pysrc(capability),
             store_params_source=params_src,
+            contract_searches=pysrc(searches),
+            contract_dates=pysrc(dates),
+            contract_profiles=pysrc(profiles),
         )

@@ -215,3 +215,91 @@ def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _contract(stubs: Path, base: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PYTHONPATH": f"{stubs / 'models'}:{stubs / PS_SERVER}",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            f"{PS_SERVER}.contract.plugin",
+            "--pyargs",
+            f"{PS_SERVER}.contract",
+            "--base-url",
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=stubs,
+    )
+
+
+def test_contract_tests_pass_on_the_reference_server(stubs: Path) -> None:
+    server_mod = importlib.import_module(PS_SERVER)
+    server, thread, port = _serve(server_mod.create_app())
+    try:
+        proc = _contract(stubs, f"http://127.0.0.1:{port}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert " passed" in proc.stdout and "failed" not in proc.stdout
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_contract_tests_catch_broken_handlers(stubs: Path) -> None:
+    server_mod = importlib.import_module(PS_SERVER)
+    handlers_mod = importlib.import_module(f"{PS_SERVER}.handlers")
+    app_mod = importlib.import_module(f"{PS_SERVER}.app")
+
+    class NoIncludes(handlers_mod.ReferenceHandlers):  # type: ignore[misc,name-defined]
+        def search_slot(self, request):  # type: ignore[no-untyped-def]
+            result = super().search_slot(request)
+            result.included = []  # a missing include
+            return result
+
+    class OutsideProfile(handlers_mod.ReferenceHandlers):  # type: ignore[misc,name-defined]
+        def search_slot(self, request):  # type: ignore[no-untyped-def]
+            result = super().search_slot(request)
+            for slot in result.matches:
+                slot.pop("schedule", None)  # a resource outside its profile
+            return result
+
+    for cls, why in ((NoIncludes, "missing"), (OutsideProfile, "FrSlotAgregateur")):
+        broken = server_mod.create_app(cls(app_mod.reference_store()))
+        server, thread, port = _serve(broken)
+        try:
+            proc = _contract(stubs, f"http://127.0.0.1:{port}")
+            assert proc.returncode == 1, proc.stdout
+            assert why in proc.stdout, proc.stdout
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+    # a server answering another Bundle type
+    from fastapi import FastAPI
+
+    wrong = FastAPI()
+
+    @wrong.get("/{rtype}")
+    def _search(rtype: str) -> dict[str, Any]:
+        return {"resourceType": "Bundle", "type": "collection", "total": 0}
+
+    server, thread, port = _serve(wrong)
+    try:
+        proc = _contract(stubs, f"http://127.0.0.1:{port}")
+        assert proc.returncode == 1
+        assert "Bundle.type is collection" in proc.stdout
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
