@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_docs, bench_examples, bench_models, bench_packages
+from benchmarks import bench_docs, bench_examples, bench_models, bench_packages, bench_stubs
 from benchmarks.common import SHARED
 
 
@@ -24,6 +24,7 @@ def main() -> int:
         "models": bench_models.run(args.repeat),
         "examples": bench_examples.run(args.repeat),
         "docs": bench_docs.run(args.repeat),
+        "stubs": bench_stubs.run(args.repeat),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
