@@ -177,7 +177,8 @@ def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
             page.locator("label.md-search__icon, .md-search__input").first.click()
             page.locator(".md-search__input").fill("créneau")
             results = page.locator(".md-search-result__item")
-            results.first.wait_for(timeout=15000)
+            # the search worker builds its index first: generous on a loaded machine
+            results.first.wait_for(timeout=90000)
             assert results.count() > 0
             # a profile page, then follow a link to one of its examples
             page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html")
