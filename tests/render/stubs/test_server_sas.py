@@ -270,3 +270,34 @@ def test_serve_unknown_capability_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert "--capability NOPE" in r.stderr and "SAS-GestionnaireStructure" in r.stderr
+
+
+def test_cpts_slot_search(base: str, ig: IG) -> None:
+    idents = [
+        f"{IDNPS}%7C{i['value']}"
+        for e in ig.examples
+        if e.resource_type == "Practitioner"
+        for i in e.data.get("identifier", [])
+        if i.get("system") == IDNPS
+    ]
+    q = (
+        "start=ge2024-06-01T00:00:00%2B02:00&start=le2024-06-30T23:59:59%2B02:00"
+        f"&schedule.actor:Practitioner.identifier={','.join(idents)}&status=free"
+        "&_include=Slot:schedule&_include=Slot:service-type-reference"
+        "&_include:iterate=Schedule:actor&_include:iterate=HealthcareService:organization"
+    )
+    r = _get(base, "/Slot?" + q)
+    assert r.status_code == 200, r.text
+    b = r.json()
+    modes = _entries(b)
+    cpts_slots = {i for m, t, i in modes if m == "match" and "CPTS" in i}
+    assert cpts_slots == {"ExampleSlotCPTS1", "ExampleSlotCPTS2"}
+    included = {t for m, t, _ in modes if m == "include"}
+    assert {
+        "Schedule",
+        "Practitioner",
+        "PractitionerRole",
+        "HealthcareService",
+        "Organization",
+    } <= included
+    _all_valid(ig, b)
