@@ -330,6 +330,12 @@ def examples(
     help="A folder written by `igtools models`, to document.",
 )
 @click.option(
+    "--stubs",
+    "stubs_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A folder written by `igtools stubs`, to document (its models too).",
+)
+@click.option(
     "--serve", "serve_", is_flag=True, help="Serve the site with live reload after building."
 )
 @click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
@@ -342,6 +348,7 @@ def docs(
     pages: Path | None,
     no_pages: bool,
     models_dir: Path | None,
+    stubs_dir: Path | None,
     serve_: bool,
     port: int,
     templates: Path | None,
@@ -362,7 +369,12 @@ def docs(
     pset = app.load(package)
     ig = build_ir(pset)
     renderer = DocsRenderer(
-        ig, pset, pages=None if no_pages else pages, models_dir=models_dir, templates=templates
+        ig,
+        pset,
+        pages=None if no_pages else pages,
+        models_dir=models_dir,
+        stubs_dir=stubs_dir,
+        templates=templates,
     )
     report = renderer.render(out)
     for line in report.unconverted:

@@ -58,6 +58,7 @@ class DocsRenderer:
         pset: PackageSet | None = None,
         pages: Path | None = None,
         models_dir: Path | None = None,
+        stubs_dir: Path | None = None,
         templates: Path | None = None,
         offline: bool = True,
         language: str | None = None,
@@ -65,6 +66,9 @@ class DocsRenderer:
         self.ig = ig
         self.pset = pset
         self.pages_source = pages
+        self.stubs_dir = stubs_dir
+        if models_dir is None and stubs_dir is not None and (stubs_dir / "models").is_dir():
+            models_dir = stubs_dir / "models"  # `igtools stubs` writes the models beside
         self.models_dir = models_dir
         self.env = environment("docs", templates)
         self.offline = offline
@@ -118,6 +122,19 @@ class DocsRenderer:
                 )
             )
             nav.append({self.t["models"]: "models.md"})
+        if self.stubs_dir is not None:
+            packages = [
+                (p.name, _demote(_demote((p / "README.md").read_text(encoding="utf-8"))))
+                for p in sorted(self.stubs_dir.iterdir())
+                if p.name.endswith(("_server", "_client")) and (p / "README.md").is_file()
+            ]
+            if packages:
+                written.append(
+                    render(
+                        self.env, "stubs.md.jinja", docs / "stubs.md", t=self.t, packages=packages
+                    )
+                )
+                nav.append({self.t["stubs"]: "stubs.md"})
         report.pages = len(list(docs.rglob("*.md")))
         nav_yaml = yaml.safe_dump(nav, allow_unicode=True, sort_keys=False, width=1000)
         render(

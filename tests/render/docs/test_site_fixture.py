@@ -102,3 +102,19 @@ def test_pages_and_artefact_intro(tmp_path: Path) -> None:
     page = (out / "site" / "artefacts" / "StructureDefinition-mini-patient.html").read_text()
     assert "Intro of the profile" in page
     assert (out / "site" / "guide.html").is_file()
+
+
+def test_docs_with_stubs_page(tmp_path: Path) -> None:
+    """`--stubs DIR` documents the generated servers, clients and models."""
+    stubs = tmp_path / "stubs"
+    args = ["--offline", "-q", "--cache-dir", str(tmp_path / "c")]
+    r = CliRunner().invoke(cli, [*args, "stubs", str(FIXTURE), "-o", str(stubs)])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "site"
+    r = CliRunner().invoke(
+        cli, [*args, "docs", str(FIXTURE), "-o", str(out), "--stubs", str(stubs)]
+    )
+    assert r.exit_code == 0, r.output
+    page = (out / "site" / "stubs.html").read_text()
+    assert "mini_server_server" in page and "create_app" in page
+    assert (out / "site" / "models.html").is_file()
