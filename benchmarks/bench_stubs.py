@@ -102,9 +102,9 @@ def run(repeat: int) -> dict[str, Any]:
         )
         check = httpx.get(f"{base}/Slot?{query}", timeout=60).json()
 
-        def load(url: str) -> dict[str, Any]:
+        def load(url: str, threads: int = THREADS) -> dict[str, Any]:
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.loadgen", url, str(SECONDS), str(THREADS)],
+                [sys.executable, "-m", "benchmarks.loadgen", url, str(SECONDS), str(threads)],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -115,6 +115,7 @@ def run(repeat: int) -> dict[str, Any]:
 
         meta = load(f"{base}/metadata")
         search = load(f"{base}/Slot?{query}")
+        light = load(f"{base}/Slot?{query}", threads=2)
     finally:
         if proc is not None:
             proc.terminate()
@@ -137,6 +138,20 @@ def run(repeat: int) -> dict[str, Any]:
             f"errors {search['errors']}",
         ),
     ]
+    rows.append(
+        (
+            f"same search, 2 clients: {light['rps']:.0f} req/s",
+            1 / light["rps"],
+            meta["rps"] / light["rps"],
+            f"p50 {light['p50_ms']:.1f} ms, p99 {light['p99_ms']:.1f} ms",
+        )
+    )
     report(f"Stubs under load ({THREADS} threads, {SECONDS:g} s each, second process)", rows)
     _ = repeat
-    return {"metadata": meta, "search": search, "startup_s": startup, "matched": check.get("total")}
+    return {
+        "metadata": meta,
+        "search": search,
+        "search_2_clients": light,
+        "startup_s": startup,
+        "matched": check.get("total"),
+    }

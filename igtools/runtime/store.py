@@ -186,6 +186,7 @@ CREATE TABLE IF NOT EXISTS idx (
 CREATE INDEX IF NOT EXISTS idx_res ON idx (res_type, res_id);
 CREATE INDEX IF NOT EXISTS idx_code ON idx (res_type, param, code);
 CREATE INDEX IF NOT EXISTS idx_low ON idx (res_type, param, low);
+CREATE INDEX IF NOT EXISTS idx_param_res ON idx (res_type, param, res_id);
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -235,6 +236,10 @@ Row = tuple[
     str, str, str, str, str | None, str | None, str | None, str | None, str | None, str | None
 ]
 Key = tuple[str, str]
+
+
+# candidates below this count are passed to index queries (json_each) to narrow them
+_RESTRICT_BELOW = 5000
 
 
 def _utc(value: datetime) -> str:
@@ -465,6 +470,8 @@ class Store:
 
     def __init__(self, path: str = ":memory:", params: Iterable[StoreParam] = ()) -> None:
         self._lock = threading.RLock()
+        # while a search narrows its candidates: (type, ids) that index queries may restrict to
+        self._restrict: tuple[str, str] | None = None
         self._params: dict[str, dict[str, StoreParam]] = {}
         for p in [*DEFAULT_PARAMS, *params]:
             self._params.setdefault(p.resource, {})[p.code] = p
@@ -824,10 +831,19 @@ class Store:
         """The ids of the matches, and the linking resources each plain ``_has`` group
         retained (by (type, reference))."""
         ids = self._all_ids(rtype)
-        for p in request.params:
-            if not ids:
-                break
-            ids &= self._chain(rtype, p.code, p.modifier, list(p.chain), p)
+        # the most selective parameters first (chains, then tokens; dates last), and once
+        # the candidates are few, later index queries only look at them
+        order = {"token": 1, "reference": 2, "string": 3, "uri": 3, "date": 5}
+        params = sorted(request.params, key=lambda p: 0 if p.chain else order.get(p.type, 4))
+        try:
+            for p in params:
+                if not ids:
+                    break
+                if len(ids) <= _RESTRICT_BELOW:
+                    self._restrict = (rtype, _json_list(ids))
+                ids &= self._chain(rtype, p.code, p.modifier, list(p.chain), p)
+        finally:
+            self._restrict = None
         groups: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[HasParam]] = {}
         for h in request.has:
             groups.setdefault((h.type, h.reference, h.nested), []).append(h)
@@ -898,12 +914,15 @@ class Store:
         return {r[0] for r in rows}
 
     def _where(self, rtype: str, code: str, kind: str, cond: str, args: Sequence[Any]) -> set[str]:
-        rows = self._conn.execute(
+        sql = (
             "SELECT DISTINCT res_id FROM idx WHERE res_type = ? AND param = ? AND kind = ?"
-            " AND " + cond,
-            (rtype, code, kind, *args),
+            " AND " + cond
         )
-        return {r[0] for r in rows}
+        params: tuple[Any, ...] = (rtype, code, kind, *args)
+        if self._restrict is not None and self._restrict[0] == rtype:
+            sql += " AND res_id IN (SELECT value FROM json_each(?))"
+            params += (self._restrict[1],)
+        return {r[0] for r in self._conn.execute(sql, params)}
 
     def _rows(self, rtype: str, code: str, kind: str) -> list[tuple[Any, ...]]:
         return self._conn.execute(
@@ -1035,14 +1054,26 @@ class Store:
         if column is None:
             raise UnsupportedSearch(f"cannot sort on {code}, a {spec.type} parameter")
         agg = "MAX" if descending else "MIN"
-        rows = self._conn.execute(
+        sql = (
             f"SELECT res_id, {agg}({column}) FROM idx WHERE res_type = ? AND param = ?"
-            f" AND kind = ? AND {column} IS NOT NULL GROUP BY res_id",
-            (rtype, code, spec.type),
+            f" AND kind = ? AND {column} IS NOT NULL"
         )
+        params: tuple[Any, ...] = (rtype, code, spec.type)
+        if self._restrict is not None and self._restrict[0] == rtype:
+            sql += " AND res_id IN (SELECT value FROM json_each(?))"
+            params += (self._restrict[1],)
+        rows = self._conn.execute(sql + " GROUP BY res_id", params)
         return {r[0]: r[1] for r in rows}
 
     def _order(self, rtype: str, ids: set[str], request: SearchRequest) -> list[str]:
+        if len(ids) <= _RESTRICT_BELOW:
+            self._restrict = (rtype, _json_list(ids))
+        try:
+            return self._ordered(rtype, ids, request)
+        finally:
+            self._restrict = None
+
+    def _ordered(self, rtype: str, ids: set[str], request: SearchRequest) -> list[str]:
         ordered = sorted(ids)
         keys = [(s.code, s.descending) for s in request.sort]
         if not keys:
