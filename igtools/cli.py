@@ -474,6 +474,91 @@ def serve(
     )
 
 
+@cli.command()
+@click.argument("package", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: the project's output, else ./generated).",
+)
+@click.option("--force", is_flag=True, help="Redo every stage, changed or not.")
+@click.option("--check", "check_only", is_flag=True, help="Fail (exit 1) if the output is stale.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the examples.")
+@click.option("--now", "now_text", metavar="DATE", help="Reference time of the examples.")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(["models", "examples", "stubs", "docs"]),
+    help="Only these stages (repeatable; default: all).",
+)
+@templates_option("<stage>")
+@click.pass_obj
+def build(
+    app: App,
+    package: str | None,
+    output: Path | None,
+    force: bool,
+    check_only: bool,
+    seed: int,
+    now_text: str | None,
+    stages: tuple[str, ...],
+    templates: Path | None,
+) -> None:
+    """Run every stage: models, examples, docs (with the project's pages), stubs.
+
+    Each stage writes <output>/<stage>/. A stage whose inputs did not change (package
+    content, templates, igtools version, options) is skipped; --force redoes all.
+    --check rebuilds into a temporary folder and exits 1 with the differences if the
+    output folder is stale (for IG maintainers' CI).
+    """
+    from rich.table import Table
+
+    from igtools.build import STAGES, Builder, BuildOptions, check
+    from igtools.console import stdout
+    from igtools.render.examples.writer import parse_now
+    from igtools.render.stubs.plan import parse_overlays
+
+    out = output or (app.project.output if app.project is not None else Path("generated"))
+    project = app.project
+    pages = None
+    if package is None and project is not None and project.pages and project.pages.is_dir():
+        pages = project.pages
+    options = BuildOptions(
+        seed=seed,
+        now=parse_now(now_text) if now_text else None,
+        pages=pages,
+        overlays=parse_overlays(project.stubs_overlay, str(project.config_file)) if project else [],
+        match_types=dict(project.example_match) if project else {},
+        templates=templates,
+        force=force,
+        stages=tuple(s for s in STAGES if not stages or s in stages),
+    )
+    pset = app.load(package)
+    if check_only:
+        diffs = check(pset, out, options)
+        if diffs:
+            click.echo(f"{out} is stale ({len(diffs)} differences):")
+            for d in diffs[:50]:
+                click.echo(f"  {d}")
+            sys.exit(1)
+        click.echo(f"{out} is up to date")
+        return
+    with stdout.status("building...") as status:
+        results = Builder(pset, out, options).run(
+            lambda stage: status.update(f"building {stage}...")
+        )
+    table = Table(title=f"igtools build of {pset.root.id} into {out}", title_justify="left")
+    for col in ("stage", "status", "files", "warnings", "seconds"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.stage, r.status, str(r.files), str(len(r.warnings)), f"{r.seconds:.1f}")
+        for w in r.warnings:
+            log.info("%s: %s", r.stage, w)
+    stdout.print(table)
+
+
 @cli.command("validate")
 @click.argument("package")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
