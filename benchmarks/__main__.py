@@ -7,7 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import bench_docs, bench_examples, bench_models, bench_packages, bench_stubs
+from benchmarks import (
+    bench_build,
+    bench_docs,
+    bench_examples,
+    bench_models,
+    bench_packages,
+    bench_stubs,
+)
 from benchmarks.common import SHARED
 
 
@@ -25,6 +32,7 @@ def main() -> int:
         "examples": bench_examples.run(args.repeat),
         "docs": bench_docs.run(args.repeat),
         "stubs": bench_stubs.run(args.repeat),
+        "build": bench_build.run(args.repeat),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
