@@ -506,7 +506,7 @@ def build(
     stages: tuple[str, ...],
     templates: Path | None,
 ) -> None:
-    """Run every stage: models, examples, docs (with the project's pages), stubs.
+    """Run every stage: models, examples, stubs, docs (with the project's pages).
 
     Each stage writes <output>/<stage>/. A stage whose inputs did not change (package
     content, templates, igtools version, options) is skipped; --force redoes all.
