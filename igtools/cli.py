@@ -559,6 +559,36 @@ def build(
     stdout.print(table)
 
 
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
+)
+@templates_option("diff")
+@click.pass_obj
+def diff(
+    app: App, old: str, new: str, fmt: str, output: Path | None, templates: Path | None
+) -> None:
+    """Compare two versions of an IG (any PACKAGE forms): artefacts added, removed or
+    renamed; per profile element cardinality, types, targets, fixed/pattern values,
+    bindings, slices, mustSupport and invariants; per capability statement interactions
+    and search parameters. Each change says whether it breaks éditeurs producing
+    instances (P) and/or clients consuming them (C), and why."""
+    from igtools.ir import build_ir
+    from igtools.render.diff.compare import compare
+    from igtools.render.diff.report import to_json, to_markdown
+
+    report = compare(build_ir(app.load(old)), build_ir(app.load(new)))
+    text = to_json(report) if fmt == "json" else to_markdown(report, templates)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{len(report.changes)} changes written to {output}")
+    else:
+        sys.stdout.write(text)
+
+
 @cli.command("validate")
 @click.argument("package")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
