@@ -42,3 +42,10 @@ def golden(session: nox.Session) -> None:
     """Regenerate the golden records of the fixture IG (tests/golden/mini-ig)."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "tests.golden")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """igtools' own documentation, built strictly (docs/ -> .site/)."""
+    session.install("-e", ".")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})

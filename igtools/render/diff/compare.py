@@ -22,7 +22,7 @@ STRENGTH = {"example": 0, "preferred": 1, "extensible": 2, "required": 3}
 @dataclass
 class Change:
     kind: str  # added | removed | renamed | changed
-    artefact: str  # "StructureDefinition FrSlotAgregateur"
+    artefact: str  # "StructureDefinition MyPatientProfile"
     path: str  # element id, "Slot" resource of a statement, or ""
     detail: str
     producer: bool  # breaks an éditeur producing instances
