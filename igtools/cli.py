@@ -336,6 +336,11 @@ def examples(
     help="A folder written by `igtools stubs`, to document (its models too).",
 )
 @click.option(
+    "--previous",
+    metavar="PACKAGE",
+    help="A previous version of the IG (any PACKAGE form): add a Changes page (igtools diff).",
+)
+@click.option(
     "--serve", "serve_", is_flag=True, help="Serve the site with live reload after building."
 )
 @click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
@@ -349,6 +354,7 @@ def docs(
     no_pages: bool,
     models_dir: Path | None,
     stubs_dir: Path | None,
+    previous: str | None,
     serve_: bool,
     port: int,
     templates: Path | None,
@@ -357,7 +363,8 @@ def docs(
 
     One page per profile, extension, value set, code system, capability statement,
     search parameter and example, an artefacts index, and the IG's narrative pages
-    converted from IG Publisher markdown (--pages). Every internal link of the built site
+    converted from IG Publisher markdown (--pages), and with --previous a Changes page
+    against an earlier version. Every internal link of the built site
     is checked. Anything of the narrative pages that could not be converted is listed.
     """
     from igtools.ir import build_ir
@@ -368,6 +375,12 @@ def docs(
         pages = app.project.pages if app.project.pages and app.project.pages.is_dir() else None
     pset = app.load(package)
     ig = build_ir(pset)
+    changes = None
+    if previous is not None:
+        from igtools.render.diff.compare import compare
+        from igtools.render.diff.report import to_markdown
+
+        changes = to_markdown(compare(build_ir(app.load(previous)), ig))
     renderer = DocsRenderer(
         ig,
         pset,
@@ -375,6 +388,7 @@ def docs(
         models_dir=models_dir,
         stubs_dir=stubs_dir,
         templates=templates,
+        changes=changes,
     )
     report = renderer.render(out)
     for line in report.unconverted:

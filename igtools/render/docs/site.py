@@ -62,8 +62,10 @@ class DocsRenderer:
         templates: Path | None = None,
         offline: bool = True,
         language: str | None = None,
+        changes: str | None = None,
     ) -> None:
         self.ig = ig
+        self.changes = changes  # Markdown of `igtools diff` against a previous version
         self.pset = pset
         self.pages_source = pages
         self.stubs_dir = stubs_dir
@@ -135,6 +137,14 @@ class DocsRenderer:
                     )
                 )
                 nav.append({self.t["stubs"]: "stubs.md"})
+        if self.changes is not None:
+            body = "\n".join(
+                ("#" + ln) if ln.startswith("#") else ln for ln in self.changes.splitlines()
+            )
+            written.append(
+                render(self.env, "changes.md.jinja", docs / "changes.md", t=self.t, body=body)
+            )
+            nav.append({self.t["changes"]: "changes.md"})
         report.pages = len(list(docs.rglob("*.md")))
         nav_yaml = yaml.safe_dump(nav, allow_unicode=True, sort_keys=False, width=1000)
         render(

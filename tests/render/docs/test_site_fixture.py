@@ -25,6 +25,8 @@ def test_docs_without_pages_with_models(tmp_path: Path) -> None:
             str(out),
             "--models",
             str(RECORD / "models"),
+            "--previous",
+            str(FIXTURE),
         ],
     )
     assert r.exit_code == 0, r.output
@@ -33,6 +35,7 @@ def test_docs_without_pages_with_models(tmp_path: Path) -> None:
     assert (site / "index.html").is_file()
     assert (site / "models.html").is_file()
     assert "example_fhir_mini_models" in (site / "models.html").read_text()
+    assert "0 changes" in (site / "changes.html").read_text()  # --previous: the same version
     art = site / "artefacts"
     names = sorted(p.name for p in art.glob("*.html"))
     assert "StructureDefinition-mini-patient.html" in names

@@ -15,6 +15,8 @@ import pytest
 
 from igtools.ir import IG, build_ir
 from igtools.packages import PackageLoader, Settings
+from igtools.render.diff.compare import compare
+from igtools.render.diff.report import to_markdown
 from igtools.render.docs.site import DocsRenderer, DocsReport
 from tests.conftest import shared_path
 
@@ -37,7 +39,11 @@ def built(
     ig, pset = sas_ig
     out = tmp_path_factory.mktemp("site")
     pages = shared_path("ig-source", "sas-1.2.0")
-    renderer = DocsRenderer(ig, pset, pages=pages)  # type: ignore[arg-type]
+    old = PackageLoader(Settings(cache_dir=tmp_path_factory.mktemp("c"), offline=True)).load(
+        str(shared_path("fhir-packages", "ans.fhir.fr.sas-1.1.0.tgz"))
+    )
+    changes = to_markdown(compare(build_ir(old), ig))  # what `igtools docs --previous` adds
+    renderer = DocsRenderer(ig, pset, pages=pages, changes=changes)  # type: ignore[arg-type]
     report = renderer.render(out)
     renderer.build(out, report)  # raises on a strict-build failure or a broken link
     return ig, report
@@ -67,6 +73,16 @@ def test_every_artefact_has_a_page(built: tuple[IG, DocsReport]) -> None:
     for group in ("PS à titre individuel", "CPTS", "SOS Médecins"):
         assert group in index, group
     assert index.count("<table>") >= 3 + 6
+
+
+def test_changes_page(built: tuple[IG, DocsReport]) -> None:
+    _, report = built
+    html = (report.site / "changes.html").read_text(encoding="utf-8")
+    assert "Changements" in html  # French label: the IG is French
+    assert "ans.fhir.fr.sas#1.1.0 → ans.fhir.fr.sas#1.2.0" in html
+    assert "Appointment.created" in html and "mustSupport False -&gt; True" in html
+    mkdocs_yml = (report.site.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "Changements: changes.md" in mkdocs_yml
 
 
 def test_links_and_offline(built: tuple[IG, DocsReport]) -> None:
