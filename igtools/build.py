@@ -47,6 +47,7 @@ class BuildOptions:
     seed: int = 0
     now: datetime | None = None
     pages: Path | None = None
+    previous: PackageSet | None = None  # an earlier version: a Changes page in the docs
     overlays: list[Any] = field(default_factory=list)
     match_types: dict[str, str] = field(default_factory=dict)
     templates: Path | None = None
@@ -110,6 +111,7 @@ class Builder:
             parts["pages"] = _hash_files(o.pages)
             parts["models"] = self.stage_hash("models")
             parts["stubs"] = self.stage_hash("stubs")
+            parts["previous"] = package_hash(o.previous) if o.previous is not None else ""
         if stage == "stubs":
             parts["overlays"] = repr(o.overlays)
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -177,6 +179,12 @@ class Builder:
         from igtools.render.docs.site import DocsRenderer
 
         stubs = self.out / "stubs"
+        changes = None
+        if self.options.previous is not None:
+            from igtools.render.diff.compare import compare
+            from igtools.render.diff.report import to_markdown
+
+            changes = to_markdown(compare(build_ir(self.options.previous), self.ig))
         r = DocsRenderer(
             self.ig,
             self.pset,
@@ -184,6 +192,7 @@ class Builder:
             stubs_dir=stubs if stubs.exists() else None,
             models_dir=self.out / "models" if (self.out / "models").exists() else None,
             templates=self.options.templates,
+            changes=changes,
         )
         report = r.render(target)
         r.build(target, report)

@@ -373,6 +373,8 @@ def docs(
     out = output or app.output_dir("docs")
     if pages is None and not no_pages and package is None and app.project is not None:
         pages = app.project.pages if app.project.pages and app.project.pages.is_dir() else None
+    if previous is None and package is None and app.project is not None:
+        previous = app.project.previous
     pset = app.load(package)
     ig = build_ir(pset)
     changes = None
@@ -499,6 +501,11 @@ def serve(
 @click.option("--force", is_flag=True, help="Redo every stage, changed or not.")
 @click.option("--check", "check_only", is_flag=True, help="Fail (exit 1) if the output is stale.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the examples.")
+@click.option(
+    "--previous",
+    metavar="PACKAGE",
+    help="A previous version of the IG: a Changes page in the docs (default: the project's).",
+)
 @click.option("--now", "now_text", metavar="DATE", help="Reference time of the examples.")
 @click.option(
     "--stage",
@@ -516,11 +523,13 @@ def build(
     force: bool,
     check_only: bool,
     seed: int,
+    previous: str | None,
     now_text: str | None,
     stages: tuple[str, ...],
     templates: Path | None,
 ) -> None:
-    """Run every stage: models, examples, stubs, docs (with the project's pages).
+    """Run every stage: models, examples, stubs, docs (with the project's pages, and a
+    Changes page against --previous or the project's [ig] previous).
 
     Each stage writes <output>/<stage>/. A stage whose inputs did not change (package
     content, templates, igtools version, options) is skipped; --force redoes all.
@@ -539,10 +548,13 @@ def build(
     pages = None
     if package is None and project is not None and project.pages and project.pages.is_dir():
         pages = project.pages
+    if previous is None and package is None and project is not None:
+        previous = project.previous
     options = BuildOptions(
         seed=seed,
         now=parse_now(now_text) if now_text else None,
         pages=pages,
+        previous=app.load(previous) if previous else None,
         overlays=parse_overlays(project.stubs_overlay, str(project.config_file)) if project else [],
         match_types=dict(project.example_match) if project else {},
         templates=templates,

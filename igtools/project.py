@@ -6,6 +6,7 @@ the folder that holds ``ig-input/``)::
     [ig]
     package = "example.fhir.ig#1.0.0"    # any PACKAGE form: name#version, .tgz, folder
     pages = "../my-ig"                   # IG source folder (sushi-config.yaml, input/)
+    previous = "example.fhir.ig#0.9.0"   # the version before: a Changes page in the docs
 
     [output]
     dir = "generated"                    # where `igtools build` writes
@@ -37,6 +38,7 @@ class Project:
     config_file: Path
     package: str
     pages: Path | None = None
+    previous: str | None = None
     output: Path = Path("generated")
     package_dirs: list[Path] = field(default_factory=list)
     registries: list[str] | None = None
@@ -84,6 +86,9 @@ def load_project(root: Path) -> Project:
         return path if path.is_absolute() else root / path
 
     pages = _get(ig, "pages", str, f"{cfg_file}: [ig]")
+    previous = _get(ig, "previous", str, f"{cfg_file}: [ig]")
+    if previous and (previous.startswith(".") or "/" in previous):
+        previous = str(rel(previous))
     output = _get(out, "dir", str, f"{cfg_file}: [output]") or "generated"
     dirs = _get(pkgs, "package-dirs", list, f"{cfg_file}: [packages]") or []
     registries = _get(pkgs, "registries", list, f"{cfg_file}: [packages]")
@@ -101,6 +106,7 @@ def load_project(root: Path) -> Project:
         config_file=cfg_file,
         package=package,
         pages=rel(pages) if pages else None,
+        previous=previous or None,
         output=rel(output),
         package_dirs=[rel(str(d)) for d in dirs],
         registries=[str(r) for r in registries] if registries is not None else None,

@@ -76,3 +76,14 @@ def test_build_one_stage(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert _status(r) == {"models": "built"}
     assert not (out / "docs").exists()
+
+
+def test_build_previous_adds_a_changes_page(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = _build(tmp_path, out, "--stage", "docs", "--previous", str(FIXTURE))
+    assert r.exit_code == 0, r.output
+    assert "0 changes" in (out / "docs" / "site" / "changes.html").read_text()
+    # the previous version is an input of the docs stage: dropping it rebuilds the docs
+    again = _build(tmp_path, out, "--stage", "docs")
+    assert _status(again) == {"docs": "built"}
+    assert not (out / "docs" / "site" / "changes.html").exists()

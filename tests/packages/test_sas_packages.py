@@ -212,4 +212,5 @@ def test_repo_config_is_valid() -> None:
     project = load_project(repo)
     assert project.package == "ans.fhir.fr.sas#1.2.0"
     assert project.pages is not None and project.pages.name == "sas-1.2.0"
+    assert project.previous == "ans.fhir.fr.sas#1.1.0"
     assert project.output == repo / "generated"
