@@ -4,8 +4,9 @@ Each package holds the statement's declarations as data (``api.py``), a typed ha
 interface with one method per declared interaction (``handlers.py``, typed with the
 generated models), the reference implementation on the SQLite store loaded with the
 IG's examples, the FastAPI app and a runner with TLS settings. The generic engine
-(``igtools/runtime/fhirapi.py``, ``search.py``, ``store.py``, ``validation.py``) is copied
-in; the models package (``igtools models``) is written beside the servers.
+(``igtools/runtime/fhirapi.py``, ``search.py``, ``store.py``, ``tls.py``,
+``validation.py``) is copied in; the models package (``igtools models``) is written
+beside the servers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from igtools.render.stubs.server import _capability_json, api_spec, store_params
 from igtools.render.templating import environment, render
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
-SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "validation.py")
+SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "tls.py", "validation.py")
 
 
 def pysrc(value: Any) -> str:

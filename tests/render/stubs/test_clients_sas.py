@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import shutil
 import ssl
 import subprocess
@@ -215,6 +216,54 @@ def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+    # subject checks (CN/OU): the same client certificate, allowed then refused
+    tls = importlib.import_module(f"{PS_SERVER}._runtime.tls")
+    for policy, allowed in (
+        (tls.ClientCertPolicy(cn=["plateforme-*"], ou=["SAS"]), True),
+        (tls.ClientCertPolicy(ou=["Autre", "SOS*"]), False),
+        (tls.ClientCertPolicy(cn=["plateforme-prod"]), False),
+    ):
+        server, thread, port = _serve(
+            server_mod.create_app(),
+            ssl_certfile=str(d / "server.crt"),
+            ssl_keyfile=str(d / "server.key"),
+            ssl_ca_certs=str(d / "ca.crt"),
+            ssl_cert_reqs=ssl.CERT_REQUIRED,
+            http=tls.protocol_class(policy),
+        )
+        try:
+            with client_mod.Client(
+                f"https://127.0.0.1:{port}",
+                cert=(str(d / "client.crt"), str(d / "client.key")),
+                verify=str(d / "ca.crt"),
+                retries=0,
+            ) as c:
+                if allowed:
+                    assert c.read_slot("ExampleSlotPSIndiv1").id == "ExampleSlotPSIndiv1"
+                else:
+                    with pytest.raises(client_mod.FhirClientError) as err:
+                        c.read_slot("ExampleSlotPSIndiv1")
+                    assert err.value.status == 403
+                    diag = err.value.outcome["issue"][0]["diagnostics"]
+                    assert "CN=plateforme-test, OU=SAS" in diag, diag
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def test_client_cert_policy_options(stubs: Path) -> None:
+    """The server's runner refuses subject checks without client certificates."""
+    proc = subprocess.run(
+        [sys.executable, "-m", PS_SERVER, "--allow-ou", "SAS"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": f"{stubs / 'models'}:{stubs / PS_SERVER}"},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--allow-cn/--allow-ou need --require-client-cert" in proc.stderr
 
 
 def _contract(stubs: Path, base: str) -> subprocess.CompletedProcess[str]:
