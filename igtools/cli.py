@@ -452,6 +452,25 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--db", default=":memory:", show_default=True, help="SQLite file of the store.")
+@click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS.")
+@click.option("--keyfile", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--ca-certs",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Require client certificates signed by this CA (mutual TLS).",
+)
+@click.option(
+    "--allow-cn",
+    multiple=True,
+    metavar="PATTERN",
+    help="Accept only client certificates whose CN matches (repeatable; needs --ca-certs).",
+)
+@click.option(
+    "--allow-ou",
+    multiple=True,
+    metavar="PATTERN",
+    help="Accept only client certificates with an OU that matches (repeatable).",
+)
 @click.pass_obj
 def serve(
     app: App,
@@ -461,6 +480,11 @@ def serve(
     host: str,
     port: int,
     db: str,
+    certfile: str | None,
+    keyfile: str | None,
+    ca_certs: str | None,
+    allow_cn: tuple[str, ...],
+    allow_ou: tuple[str, ...],
 ) -> None:
     """Serve the IG's server CapabilityStatements with the reference implementation.
 
@@ -469,8 +493,19 @@ def serve(
     package's examples (each resource once, Bundle entries included) or --data.
     Search parameters, includes, conditional updates and response Bundle profiles come
     from the statements and the project's [[stubs.overlay]] (docs/stubs.md).
+    TLS with --certfile/--keyfile; mutual TLS with --ca-certs, and --allow-cn/--allow-ou
+    to accept only some certificate subjects (others get 403).
     """
+    import ssl
+
     import uvicorn
+
+    from igtools.runtime.tls import ClientCertPolicy, protocol_class
+
+    if (allow_cn or allow_ou) and not ca_certs:
+        raise click.UsageError("--allow-cn/--allow-ou need --ca-certs (mutual TLS)")
+    if ca_certs and not certfile:
+        raise click.UsageError("--ca-certs needs --certfile (and --keyfile)")
 
     from igtools.ir import build_ir
     from igtools.render.stubs.plan import parse_overlays
@@ -481,12 +516,22 @@ def serve(
         overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
     ig = build_ir(app.load(package))
     fastapi_app, store, chosen = make_app(ig, list(capabilities), overlays, data, db)
+    policy = ClientCertPolicy(cn=list(allow_cn), ou=list(allow_ou))
+    scheme = "https" if certfile else "http"
     click.echo(
-        f"serving {', '.join(a.capability for a in chosen)} on http://{host}:{port} "
+        f"serving {', '.join(a.capability for a in chosen)} on {scheme}://{host}:{port} "
         f"({store.count()} resources)"
     )
     uvicorn.run(
-        fastapi_app, host=host, port=port, log_level="info" if app.verbosity > 0 else "warning"
+        fastapi_app,
+        host=host,
+        port=port,
+        log_level="info" if app.verbosity > 0 else "warning",
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        ssl_ca_certs=ca_certs,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if ca_certs else ssl.CERT_NONE,
+        http=protocol_class(policy) if allow_cn or allow_ou else "auto",
     )
 
 

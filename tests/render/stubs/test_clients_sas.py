@@ -26,6 +26,7 @@ from igtools.project import load_project
 from igtools.render.stubs.plan import parse_overlays
 from igtools.render.stubs.python import StubsRenderer
 from tests.conftest import REPO, shared_path
+from tests.tlsutil import make_certificates
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 CLIENTS = [
@@ -134,65 +135,10 @@ def test_client_against_server(stubs: Path) -> None:
         thread.join(timeout=10)
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
     d = tmp_path
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        cwd=d,
-    )
-    (d / "server.cnf").write_text(
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-    )
-    (d / "client.cnf").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
-    for name, subj in (("server", "/CN=127.0.0.1"), ("client", "/CN=plateforme-test/OU=SAS")):
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            subj,
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            cwd=d,
-        )
-        extra = ["-extfile", f"{name}.cnf"]
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            f"{name}.crt",
-            *extra,
-            cwd=d,
-        )
+    make_certificates(d)
     server_mod = importlib.import_module(PS_SERVER)
     client_mod = importlib.import_module("sas_consommateur_psindiv_client")
     server, thread, port = _serve(
