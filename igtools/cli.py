@@ -616,10 +616,28 @@ def build(
             sys.exit(1)
         click.echo(f"{out} is up to date")
         return
-    with stdout.status("building...") as status:
-        results = Builder(pset, out, options).run(
-            lambda stage: status.update(f"building {stage}...")
-        )
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} stages"),
+        TimeElapsedColumn(),
+        console=stdout,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("building", total=len(options.stages))
+        done: list[str] = []
+
+        def progress(stage: str) -> None:
+            if done:
+                bar.advance(task)
+            done.append(stage)
+            bar.update(task, description=f"building {stage}")
+
+        results = Builder(pset, out, options).run(progress)
+        bar.advance(task)
     table = Table(title=f"igtools build of {pset.root.id} into {out}", title_justify="left")
     for col in ("stage", "status", "files", "warnings", "seconds"):
         table.add_column(col)
