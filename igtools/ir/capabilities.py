@@ -3,8 +3,9 @@
 A CapabilityStatement's ``searchParam.name`` is only a label: the wire name is the
 ``code`` of the SearchParameter its ``definition`` points to. When that definition is
 not in the package set (a core parameter without the core package), the code is taken
-from the definition URL's last segment (``.../Schedule-actor`` -> ``actor``) and the
-parameter is flagged ``resolved=False``.
+from the definition URL's last segment (``.../Schedule-actor`` -> ``actor``; the
+parameters of every resource take their ``_``: ``.../Resource-lastUpdated`` ->
+``_lastUpdated``) and the parameter is flagged ``resolved=False``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def _capability_param(sp: dict[str, Any], index: ResourceIndex) -> SearchParam:
         code = str(sp.get("name"))
         if isinstance(definition, str):
             tail = definition.rstrip("/").rsplit("/", 1)[-1].partition("|")[0]
-            code = tail.split("-", 1)[1] if "-" in tail else tail
+            base, _, rest = tail.partition("-")
+            code = rest or tail
+            if base in ("Resource", "DomainResource") and rest and not rest.startswith("_"):
+                code = "_" + rest  # Resource-id -> _id, Resource-has -> _has (R4 codes)
         param = SearchParam(code=code, type=str(sp.get("type")), url=definition, resolved=False)
     param.name = sp.get("name")
     param.documentation = sp.get("documentation")

@@ -158,7 +158,78 @@ def test_sas_1_1_to_1_2(tmp_path: Path) -> None:
             assert re.sub(r"\|[0-9.]+", "", before.split(" ", 1)[1]) != re.sub(
                 r"\|[0-9.]+", "", after
             ), c.detail
-    assert len(report.changes) < 30
+    # oracle 3: the complete list, written by comparing the two packages' JSON by hand
+    # (snapshot min/max, types, targets, fixed/pattern, bindings, mustSupport, constraint
+    # keys, slicing of every profile; value set composes; code system concepts; search
+    # parameters; capability interactions/params/includes/profiles). Deliberately not
+    # changes: CategorieEtablissementSAS lost a code's display only (same codes), and the
+    # SOS statements' `_has` lost its definition link (to a core SearchParameter that
+    # does not exist) while keeping its wire name.
+    sas = "https://interop.esante.gouv.fr/ig/fhir/sas/"
+    oracle = (
+        {("added", "StructureDefinition CategorieOrientation", "", False, False)}
+        | {
+            ("added", f"ValueSet {n}", "", False, False)
+            for n in (
+                "CategorieOrientationSASValueSet",
+                "AppointmentParticipantTypeSAS",
+                "ParticipantStatusSAS",
+            )
+        }
+        | {
+            ("added", "CodeSystem CategorieOrientationSASCodeSystem", "", False, False),
+            ("removed", "ValueSet ParticipantStatusSASSOS", "", True, True),
+            ("changed", "StructureDefinition FrAppointmentSAS", "Appointment.created", True, False),
+            (
+                "changed",
+                "StructureDefinition FrAppointmentSASSOS",
+                "Appointment.created",
+                True,
+                False,
+            ),
+            # pattern 'accepted' dropped (consumers) and binding to the IG's own value set
+            (
+                "changed",
+                "StructureDefinition FrAppointmentSAS",
+                "Appointment.participant.status",
+                False,
+                True,
+            ),
+            (
+                "changed",
+                "StructureDefinition FrAppointmentSAS",
+                "Appointment.participant.status",
+                True,
+                True,
+            ),
+            (
+                "changed",
+                "StructureDefinition FrAppointmentSASSOS",
+                "Appointment.participant.status",
+                True,
+                True,
+            ),
+            # IDNST's system moved to FR Core's code system
+            (
+                "changed",
+                "StructureDefinition FrOrganizationAgregateurCPTS",
+                "Organization.identifier.type",
+                True,
+                True,
+            ),
+        }
+    )
+    got = [(c.kind, c.artefact, c.path, c.producer, c.consumer) for c in report.changes]
+    assert len(got) == 12 and set(got) == oracle, got
+    details = {(c.artefact.split()[-1], c.path): c.detail for c in report.changes if c.path}
+    assert details[("FrAppointmentSASSOS", "Appointment.participant.status")] == (
+        f"binding required {sas}ValueSet/sas-sos-valueset-participant-status -> "
+        f"required {sas}ValueSet/sas-valueset-participant-status"
+    )
+    assert (
+        "fr-core-cs-v2-0203"
+        in details[("FrOrganizationAgregateurCPTS", "Organization.identifier.type")]
+    )
 
 
 def test_cli_markdown_and_json(tmp_path: Path) -> None:
