@@ -181,10 +181,9 @@ class Builder:
         stubs = self.out / "stubs"
         changes = None
         if self.options.previous is not None:
-            from igtools.render.diff.compare import compare
-            from igtools.render.diff.report import to_markdown
+            from igtools.render.diff.report import changes_markdown
 
-            changes = to_markdown(compare(build_ir(self.options.previous), self.ig))
+            changes = changes_markdown(build_ir(self.options.previous), self.ig)
         r = DocsRenderer(
             self.ig,
             self.pset,

@@ -379,10 +379,9 @@ def docs(
     ig = build_ir(pset)
     changes = None
     if previous is not None:
-        from igtools.render.diff.compare import compare
-        from igtools.render.diff.report import to_markdown
+        from igtools.render.diff.report import changes_markdown
 
-        changes = to_markdown(compare(build_ir(app.load(previous)), ig))
+        changes = changes_markdown(build_ir(app.load(previous)), ig)
     renderer = DocsRenderer(
         ig,
         pset,
@@ -599,7 +598,8 @@ def build(
         seed=seed,
         now=parse_now(now_text) if now_text else None,
         pages=pages,
-        previous=app.load(previous) if previous else None,
+        # the previous version only matters to the docs stage: not loaded otherwise
+        previous=app.load(previous) if previous and (not stages or "docs" in stages) else None,
         overlays=parse_overlays(project.stubs_overlay, str(project.config_file)) if project else [],
         match_types=dict(project.example_match) if project else {},
         templates=templates,

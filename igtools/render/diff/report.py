@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from igtools.render.diff.compare import DiffReport
+from igtools.ir.model import IG
+from igtools.render.diff.compare import DiffReport, compare
 from igtools.render.templating import environment
 
 
@@ -24,3 +25,8 @@ def to_markdown(report: DiffReport, templates: Path | None = None) -> str:
 
 def to_json(report: DiffReport) -> str:
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def changes_markdown(previous: IG, current: IG, templates: Path | None = None) -> str:
+    """The report from ``previous`` to ``current``: the docs' Changes page."""
+    return to_markdown(compare(previous, current), templates)

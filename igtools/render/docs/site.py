@@ -274,23 +274,11 @@ class DocsRenderer:
         self, site: ArtefactSite, docs: Path, use_case: tuple[str, str] | None
     ) -> Path:
         t = self.t
-        order = [
-            ("profile", t["profiles"]),
-            ("extension", t["extensions"]),
-            ("valueset", t["value_sets"]),
-            ("codesystem", t["code_systems"]),
-            ("capability", t["capabilities"]),
-            ("searchparam", t["search_params"]),
-            ("example", t["examples"]),
-        ]
         desc = self._descriptions()
-        groups = []
-        for kind, title in order:
-            pages = sorted(
-                (p for p in site.pages.values() if p.kind == kind), key=lambda p: p.title
-            )
-            if pages:
-                groups.append((title, [(p, desc.get(p.stem, "")) for p in pages]))
+        groups = [
+            (title, [(p, desc.get(p.stem, "")) for p in pages])
+            for title, pages in self._by_kind(site)
+        ]
         return render(
             self.env,
             "artefacts_index.md.jinja",
@@ -303,9 +291,10 @@ class DocsRenderer:
             use_case_body=self._use_case_body(docs, use_case),
         )
 
-    def _with_artefacts_nav(self, nav: list[Any], site: ArtefactSite) -> list[Any]:
+    def _by_kind(self, site: ArtefactSite) -> list[tuple[str, list[Any]]]:
+        """The artefact pages grouped by kind, in the index's order (empty kinds left out)."""
         t = self.t
-        section: list[Any] = [f"{ART}/index.md"]
+        out = []
         for kind, title in (
             ("profile", t["profiles"]),
             ("extension", t["extensions"]),
@@ -319,7 +308,14 @@ class DocsRenderer:
                 (p for p in site.pages.values() if p.kind == kind), key=lambda p: p.title
             )
             if pages:
-                section.append({title: [{p.title: p.path} for p in pages]})
+                out.append((title, pages))
+        return out
+
+    def _with_artefacts_nav(self, nav: list[Any], site: ArtefactSite) -> list[Any]:
+        t = self.t
+        section: list[Any] = [f"{ART}/index.md"]
+        for title, pages in self._by_kind(site):
+            section.append({title: [{p.title: p.path} for p in pages]})
         target = f"{ART}/index.md"
 
         def replace(items: list[Any]) -> bool:

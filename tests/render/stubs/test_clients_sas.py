@@ -141,13 +141,13 @@ def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
     make_certificates(d)
     server_mod = importlib.import_module(PS_SERVER)
     client_mod = importlib.import_module("sas_consommateur_psindiv_client")
-    server, thread, port = _serve(
-        server_mod.create_app(),
-        ssl_certfile=str(d / "server.crt"),
-        ssl_keyfile=str(d / "server.key"),
-        ssl_ca_certs=str(d / "ca.crt"),
-        ssl_cert_reqs=ssl.CERT_REQUIRED,
-    )
+    mtls: dict[str, Any] = {
+        "ssl_certfile": str(d / "server.crt"),
+        "ssl_keyfile": str(d / "server.key"),
+        "ssl_ca_certs": str(d / "ca.crt"),
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+    }
+    server, thread, port = _serve(server_mod.create_app(), **mtls)
     try:
         base = f"https://127.0.0.1:{port}"
         with client_mod.Client(
@@ -171,12 +171,7 @@ def test_mutual_tls(stubs: Path, tmp_path: Path) -> None:
         (tls.ClientCertPolicy(cn=["plateforme-prod"]), False),
     ):
         server, thread, port = _serve(
-            server_mod.create_app(),
-            ssl_certfile=str(d / "server.crt"),
-            ssl_keyfile=str(d / "server.key"),
-            ssl_ca_certs=str(d / "ca.crt"),
-            ssl_cert_reqs=ssl.CERT_REQUIRED,
-            http=tls.protocol_class(policy),
+            server_mod.create_app(), **mtls, http=tls.protocol_class(policy)
         )
         try:
             with client_mod.Client(
