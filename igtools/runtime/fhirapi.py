@@ -255,6 +255,31 @@ class AppConfig:
     max_count: int = 1000
 
 
+def parse_request(
+    spec: ResourceSpec, pairs: list[tuple[str, str]], config: AppConfig, strict: bool = False
+) -> SearchRequest:
+    """A search on ``spec.type`` parsed as the server parses it (its declared parameters,
+    chains, includes); :class:`FhirError` 400 naming the parameters in error."""
+    request = parse_search(
+        pairs,
+        spec.params,
+        resource_type=spec.type,
+        others=config.others,
+        includes=set(spec.includes) | set(spec.include_iterate),
+        revincludes=set(spec.revincludes),
+        max_count=config.max_count,
+        strict=strict,
+    )
+    if request.errors:
+        raise FhirError(
+            400,
+            "invalid",
+            "; ".join(str(e) for e in request.errors),
+            [e.param for e in request.errors],
+        )
+    return request
+
+
 def build_app(
     apis: Sequence[ApiSpec], handlers: Handlers, config: AppConfig | None = None
 ) -> FastAPI:
@@ -312,29 +337,6 @@ def build_app(
         if interaction not in r.spec.interactions:
             raise FhirError(405, "not-supported", f"{interaction} is not supported on {rtype}")
         return r
-
-    def parse(
-        rtype: str, spec: ResourceSpec, pairs: list[tuple[str, str]], strict: bool
-    ) -> SearchRequest:
-        includes = set(spec.includes) | set(spec.include_iterate)
-        request = parse_search(
-            pairs,
-            spec.params,
-            resource_type=rtype,
-            others=cfg.others,
-            includes=includes | {f"{i}" for i in spec.include_iterate},
-            revincludes=set(spec.revincludes),
-            max_count=cfg.max_count,
-            strict=strict,
-        )
-        if request.errors:
-            raise FhirError(
-                400,
-                "invalid",
-                "; ".join(str(e) for e in request.errors),
-                [e.param for e in request.errors],
-            )
-        return request
 
     async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
         ctype = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
@@ -448,7 +450,7 @@ def build_app(
     async def do_search(request: Request, rtype: str, pairs: list[tuple[str, str]]) -> Response:
         route = route_for(rtype, "search-type")
         strict = "handling=strict" in request.headers.get("prefer", "").replace(" ", "")
-        req = parse(rtype, route.spec, pairs, strict)
+        req = parse_request(route.spec, pairs, cfg, strict)
         try:
             result = handlers.search(rtype, req)
         except UnsupportedSearch as exc:
@@ -493,7 +495,7 @@ def build_app(
         pairs = list(request.query_params.multi_items())
         if not pairs:
             raise FhirError(400, "required", f"conditional update of {rtype} needs ?{key}=...")
-        req = parse(rtype, route.spec, pairs, strict=True)
+        req = parse_request(route.spec, pairs, cfg, strict=True)
         data = await body_of(request, rtype, route.spec)
         try:
             res, created = handlers.conditional_update(rtype, req, data)

@@ -867,6 +867,35 @@ class Store:
                 out[(t, rid)] = StoredResource(t, rid, text)
         return out
 
+    def values(self, rtype: str, code: str, ids: Iterable[str] | None = None) -> list[str]:
+        """Search values of ``rtype``'s parameter ``code`` that stored resources (those of
+        ``ids`` if given) hold, most frequent first: tokens as ``system|code`` (or
+        ``code``), dates as the instant their range starts (``2026-12-01T08:00:00Z``),
+        references as ``Type/id``, strings as stored."""
+        wanted = None if ids is None else set(ids)
+        counts: dict[str, int] = {}
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT res_id, kind, system, code, value, low FROM idx"
+                " WHERE res_type = ? AND param = ?",
+                (rtype, code),
+            ).fetchall()
+        for rid, kind, system, c, value, low in rows:
+            if wanted is not None and rid not in wanted:
+                continue
+            if kind == "token" and c:
+                v = f"{system}|{c}" if system else c
+            elif kind == "date" and low and low > _MIN:
+                v = low[:19] + "Z"
+            elif kind == "reference" and system and c:
+                v = f"{system}/{c}"
+            elif kind == "string" and value:
+                v = value
+            else:
+                continue
+            counts[v] = counts.get(v, 0) + 1
+        return sorted(counts, key=lambda v: (-counts[v], v))
+
     # -------------------------------------------------------------------------- search
 
     def search(self, rtype: str, request: SearchRequest) -> SearchResult:

@@ -21,9 +21,12 @@ from typing import Any
 from igtools import __version__
 from igtools.ir.model import IG
 from igtools.render.models.python import ModelsRenderer, fhir_class, format_python, snake
+from igtools.render.stubs.flows import flows
 from igtools.render.stubs.plan import Api, Overlay, build_plan
-from igtools.render.stubs.server import _capability_json, api_spec, store_params
+from igtools.render.stubs.server import _capability_json, api_spec, load_data, store_params
 from igtools.render.templating import environment, render
+from igtools.runtime.fhirapi import AppConfig
+from igtools.runtime.store import Store
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "tls.py", "validation.py")
@@ -81,6 +84,8 @@ class ServerView:
     contract_searches: str = "[]"
     contract_dates: str = "[]"
     contract_profiles: str = "{}"
+    contract_flows: str = "[]"
+    contract_bundle_profiles: str = "{}"
 
 
 class StubsRenderer:
@@ -106,8 +111,13 @@ class StubsRenderer:
         apis, warnings = build_plan(self.ig, self.overlays)
         self.warnings += warnings
         params_src = pysrc(tuple(store_params(self.ig)))
+        # the reference store on the IG's examples: the answers the flow contract tests expect
+        store = Store(params=store_params(self.ig))
+        load_data(store, self.ig, None)
+        types = {p.resource for p in store_params(self.ig)} - {"Resource"}
+        reference = (store, AppConfig(others={t: store.param_defs(t) for t in types}))
         for api in (a for a in apis if a.mode == "server"):
-            view = self._view(api, classes, params_src)
+            view = self._view(api, classes, params_src, reference)
             root = out / f"{view.package}"
             pkg = root / view.package
             if root.exists():
@@ -190,7 +200,13 @@ class StubsRenderer:
             "# regenerate with `igtools stubs` instead.\n"
         )
 
-    def _view(self, api: Api, classes: dict[str, tuple[str, str]], params_src: str) -> ServerView:
+    def _view(
+        self,
+        api: Api,
+        classes: dict[str, tuple[str, str]],
+        params_src: str,
+        reference: tuple[Store, AppConfig],
+    ) -> ServerView:
         imports: set[tuple[str, str]] = set()
         resources = []
         for r in api.resources:
@@ -265,6 +281,9 @@ class StubsRenderer:
                 incs = [i for i in r.includes if i.startswith(f"{r.type}:") and i.count(":") == 1]
                 searches.append((r.type, str(preferred[0].id), incs))
             dates += [(r.type, p.code) for p in r.params if p.type == "date"]
+        specs = {r.type: r for r in spec.resources}
+        flow_list = [f.as_tuple() for f in flows(api, specs, *reference)]
+        bundle_profiles = {r.type: r.bundle_profile for r in api.resources if r.bundle_profile}
         return ServerView(
             api=api,
             package=f"{api.python_name}_server",
@@ -276,4 +295,6 @@ class StubsRenderer:
             contract_searches=pysrc(searches),
             contract_dates=pysrc(dates),
             contract_profiles=pysrc(profiles),
+            contract_flows=pysrc(flow_list),
+            contract_bundle_profiles=pysrc(bundle_profiles),
         )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import os
 import shutil
@@ -207,9 +208,9 @@ def test_client_cert_policy_options(stubs: Path) -> None:
     assert "--allow-cn/--allow-ou need --require-client-cert" in proc.stderr
 
 
-def _contract(stubs: Path, base: str) -> subprocess.CompletedProcess[str]:
+def _contract(stubs: Path, base: str, server: str = PS_SERVER) -> subprocess.CompletedProcess[str]:
     env = {
-        "PYTHONPATH": f"{stubs / 'models'}:{stubs / PS_SERVER}",
+        "PYTHONPATH": f"{stubs / 'models'}:{stubs / server}",
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
@@ -218,12 +219,13 @@ def _contract(stubs: Path, base: str) -> subprocess.CompletedProcess[str]:
             "-m",
             "pytest",
             "-q",
+            "-rA",
             "-p",
             "no:cacheprovider",
             "-p",
-            f"{PS_SERVER}.contract.plugin",
+            f"{server}.contract.plugin",
             "--pyargs",
-            f"{PS_SERVER}.contract",
+            f"{server}.contract",
             "--base-url",
             base,
         ],
@@ -242,8 +244,43 @@ def test_contract_tests_pass_on_the_reference_server(stubs: Path) -> None:
         proc = _contract(stubs, f"http://127.0.0.1:{port}")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert " passed" in proc.stdout and "failed" not in proc.stdout
+        # the PS indiv flow of SAS-API.md, in its shape, was asked (and its empty variant)
+        flow = "Slot?schedule.actor:Practitioner.identifier&status&start&start"
+        assert f"test_contract.py::test_flow[{flow}]" in proc.stdout
+        assert f"test_flow_without_hits[{flow}]" in proc.stdout
     finally:
         server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("server", "flow"),
+    [
+        (
+            "sas_gestionnaireagenda_cpts_server",
+            "Slot?schedule.actor:Practitioner.identifier&status&start&start",
+        ),
+        (
+            "sas_gestionnaireagenda_sos_server",
+            "Schedule?actor:Location.organization.identifier"
+            "&_has:Slot:schedule:start&_has:Slot:schedule:status&_revinclude",
+        ),
+    ],
+)
+def test_flow_contracts_of_cpts_and_sos(stubs: Path, server: str, flow: str) -> None:
+    sys.path.insert(0, str(stubs / server))
+    try:
+        app = importlib.import_module(server).create_app()
+    finally:
+        sys.path.remove(str(stubs / server))
+    srv, thread, port = _serve(app)
+    try:
+        proc = _contract(stubs, f"http://127.0.0.1:{port}", server)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"test_contract.py::test_flow[{flow}]" in proc.stdout, proc.stdout
+        assert f"test_flow_without_hits[{flow}]" in proc.stdout
+    finally:
+        srv.should_exit = True
         thread.join(timeout=10)
 
 
@@ -265,13 +302,31 @@ def test_contract_tests_catch_broken_handlers(stubs: Path) -> None:
                 slot.pop("schedule", None)  # a resource outside its profile
             return result
 
-    for cls, why in ((NoIncludes, "missing"), (OutsideProfile, "FrSlotAgregateur")):
+    class IgnoresChain(handlers_mod.ReferenceHandlers):  # type: ignore[misc,name-defined]
+        def search_slot(self, request):  # type: ignore[no-untyped-def]
+            # every practitioner's slots: the chained identifier is not applied
+            plain = dataclasses.replace(request, params=[p for p in request.params if not p.chain])
+            return super().search_slot(plain)
+
+    class NoIterate(handlers_mod.ReferenceHandlers):  # type: ignore[misc,name-defined]
+        def search_slot(self, request):  # type: ignore[no-untyped-def]
+            result = super().search_slot(request)
+            result.included = [r for r in result.included if r["resourceType"] == "Schedule"]
+            return result
+
+    for cls, whys in (
+        (NoIncludes, ["missing"]),
+        (OutsideProfile, ["FrSlotAgregateur"]),
+        (IgnoresChain, ["matches: missing set(), extra {'Slot/", "test_flow_without_hits["]),
+        (NoIterate, ["included: missing {", "'Practitioner/ExamplePractitioner3'"]),
+    ):
         broken = server_mod.create_app(cls(app_mod.reference_store()))
         server, thread, port = _serve(broken)
         try:
             proc = _contract(stubs, f"http://127.0.0.1:{port}")
             assert proc.returncode == 1, proc.stdout
-            assert why in proc.stdout, proc.stdout
+            for why in whys:
+                assert why in proc.stdout, proc.stdout
         finally:
             server.should_exit = True
             thread.join(timeout=10)
