@@ -37,12 +37,15 @@ PATIENT = f"{BASE}/StructureDefinition/mini-patient"
 OBSERVATION = f"{BASE}/StructureDefinition/mini-observation"
 BIRTH_PLACE = f"{BASE}/StructureDefinition/mini-birth-place"
 SRC_PATIENT = "http://example.org/fhir/minisrc/StructureDefinition/minisrc-patient"
-# bindings the snapshots inherit from the core spec: core value sets are not indexed when
-# hl7.fhir.r4.core is only "provided" by fhir.resources
-CORE_VALUE_SETS = {
+# bindings the snapshots inherit from the core spec, and the core search parameters the
+# capability statement links: core resources are not indexed when hl7.fhir.r4.core is only
+# "provided" by fhir.resources
+CORE_CANONICALS = {
     "http://hl7.org/fhir/ValueSet/administrative-gender|4.0.1",
     "http://hl7.org/fhir/ValueSet/observation-category",
     "http://hl7.org/fhir/ValueSet/observation-status|4.0.1",
+    "http://hl7.org/fhir/SearchParameter/clinical-code",
+    "http://hl7.org/fhir/SearchParameter/Observation-subject",
 }
 
 
@@ -441,7 +444,7 @@ def _check_mini_summary(summary: dict[str, Any]) -> None:
     assert (cap["kind"], cap["modes"], cap["resources"]) == (
         "requirements",
         ["server"],
-        ["Patient"],
+        ["Observation", "Patient"],
     )
     [sp] = summary["search_parameters"]
     assert (sp["code"], sp["base"], sp["type"]) == ("birth-place", ["Patient"], "string")
@@ -459,7 +462,7 @@ def _check_mini_summary(summary: dict[str, Any]) -> None:
         "fhir.resources",
     )
     # every reference resolves but the core value sets the snapshots inherit
-    assert set(summary["unresolved"]) == CORE_VALUE_SETS
+    assert set(summary["unresolved"]) == CORE_CANONICALS
     assert summary["notes"] == []
 
 

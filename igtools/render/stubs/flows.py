@@ -7,20 +7,23 @@ that shape from the IG's examples, on the reference store, and records the answe
 reference implementation gives: the matches and the included resources, by ``Type/id``.
 The contract tests then ask the server under test the same query (on the same examples)
 and expect the same answer, the Bundle profile of the flow, and a 200 with ``total: 0``
-for the same shape with a value nothing holds.
+for the same shape with an identifying value (a chain's or the parameter's) nothing
+holds.
 
 The query is built greedily, each part kept only if something still matches: a value of
 each chain's last parameter, of each ``_has`` condition (dates as ``ge`` the middle
 value, so that the window excludes something), of the tokens the overlay adds (the most
 common value among the matches so far), and a ``ge``/``le`` window on the resource's
-first date parameter. For chains and token ``_has`` conditions the value kept is the one
-whose answer includes the most resource types, so that every include path is exercised.
+first date parameter; a search with includes only gets a value of its first declared
+token, string or reference parameter. For chains, token ``_has`` conditions and that
+parameter, the value kept is the one whose answer includes the most resource types, so
+that every include path is exercised.
 Nothing here knows an IG: the shapes come from the plan, values from the examples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from igtools.render.stubs.plan import Api, ResourceApi
@@ -29,6 +32,12 @@ from igtools.runtime.store import SearchResult, Store, UnsupportedSearch
 
 Pairs = list[tuple[str, str]]
 NO_VALUE = "urn:igtools:no-such-system|no-such-value"
+# a value nobody holds, by parameter type, from the value it replaces
+_NOBODY: dict[str, Callable[[str], str]] = {
+    "token": lambda _: NO_VALUE,
+    "string": lambda _: "igtools-no-such-value",
+    "reference": lambda v: v.rsplit("/", 1)[0] + "/igtools-no-such-id",
+}
 MAX_TRIES = 40  # candidate values tried per part of the query
 
 
@@ -109,7 +118,9 @@ def flow_for(r: ResourceApi, spec: ResourceSpec, store: Store, config: AppConfig
     search = _Search(store, spec, config)
     tail = _include_pairs(r)
     criteria: Pairs = []
-    chain_part: tuple[int, str] | None = None  # (index in criteria, name) of a token chain
+    # (index in criteria, parameter type) of the first identifying criterion: the one the
+    # variant without hits replaces by a value nobody holds
+    keyed: tuple[int, str] | None = None
     current = search(tail)
     if current is None:
         return None
@@ -139,9 +150,8 @@ def flow_for(r: ResourceApi, spec: ResourceSpec, store: Store, config: AppConfig
         if end is None:
             continue
         param = store.param(*end)
-        found = extend(chain, store.values(*end), widest=True)
-        if found and param is not None and param.type == "token":
-            chain_part = chain_part or (len(criteria) - 1, chain)
+        if extend(chain, store.values(*end), widest=True) and param is not None:
+            keyed = keyed or (len(criteria) - 1, param.type)
     for has in r.has:
         src_type, _, rest = has.partition(":")
         _ref, _, code = rest.partition(":")
@@ -162,13 +172,26 @@ def flow_for(r: ResourceApi, spec: ResourceSpec, store: Store, config: AppConfig
             code, ["ge" + v for v in _middle_first(store.values(r.type, code, _ids(current)))]
         ):
             extend(code, ["le" + max(store.values(r.type, code))])
+    if not criteria and current is not None:  # includes only: one declared parameter
+        for p in r.params:
+            if (
+                p.type in ("token", "string", "reference")
+                and not p.code.startswith("_")
+                and extend(p.code, store.values(r.type, p.code, _ids(current)), widest=True)
+            ):
+                keyed = (len(criteria) - 1, p.type)
+                break
     final = search([*criteria, *tail])
     if not criteria or final is None or not final.total:
         return None
     empty: Pairs | None = None
-    if chain_part is not None:
-        index, name = chain_part
-        empty = [*criteria[:index], (name, NO_VALUE), *criteria[index + 1 :], *tail]
+    if keyed is not None and keyed[1] in _NOBODY:
+        index, ptype = keyed
+        name, value = criteria[index]
+        empty = [*criteria[:index], (name, _NOBODY[ptype](value)), *criteria[index + 1 :], *tail]
+        nothing = search(empty)
+        if nothing is None or nothing.total:
+            empty = None
     return Flow(
         type=r.type,
         query=[*criteria, *tail],

@@ -46,7 +46,8 @@ def test_crafted_changes(tmp_path: Path) -> None:
 
     def no_search(cs: dict[str, Any]) -> None:
         for r in cs["rest"][0]["resource"]:
-            r["interaction"] = [i for i in r["interaction"] if i["code"] != "search-type"]
+            if r["type"] == "Patient":
+                r["interaction"] = [i for i in r["interaction"] if i["code"] != "search-type"]
 
     _edit(pkg / "CapabilityStatement-mini-server.json", no_search)
     vs = json.loads((pkg / "ValueSet-mini-score-type.json").read_text())

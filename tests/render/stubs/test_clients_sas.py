@@ -12,7 +12,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from igtools.project import load_project
 from igtools.render.stubs.plan import parse_overlays
 from igtools.render.stubs.python import StubsRenderer
 from tests.conftest import REPO, shared_path
+from tests.render.stubs import serving
 from tests.tlsutil import make_certificates
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
@@ -59,16 +59,7 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _serve(app: Any, **ssl_kw: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", **ssl_kw)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if server.started:
-            break
-        time.sleep(0.05)
-    return server, thread, server.servers[0].sockets[0].getsockname()[1]
+    return serving.serve(app, **ssl_kw)
 
 
 def test_clients_type_check(stubs: Path) -> None:
@@ -209,32 +200,7 @@ def test_client_cert_policy_options(stubs: Path) -> None:
 
 
 def _contract(stubs: Path, base: str, server: str = PS_SERVER) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PYTHONPATH": f"{stubs / 'models'}:{stubs / server}",
-        "PATH": "/usr/bin:/bin",
-    }
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-rA",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            f"{server}.contract.plugin",
-            "--pyargs",
-            f"{server}.contract",
-            "--base-url",
-            base,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=stubs,
-    )
+    return serving.contract(stubs, base, server)
 
 
 def test_contract_tests_pass_on_the_reference_server(stubs: Path) -> None:

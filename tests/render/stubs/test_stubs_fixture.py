@@ -12,6 +12,7 @@ from igtools.ir import build_ir
 from igtools.packages import PackageLoader, Settings
 from igtools.render.stubs.python import StubsRenderer
 from tests.golden import FIXTURE
+from tests.render.stubs import serving
 
 
 def test_fixture_server_without_overlay(tmp_path: Path) -> None:
@@ -43,3 +44,28 @@ def test_fixture_server_without_overlay(tmp_path: Path) -> None:
             if m.startswith(("mini_server_server", "example_fhir_mini_models"))
         ]:
             del sys.modules[m]
+
+
+def test_fixture_contract_tests_with_flows(tmp_path: Path) -> None:
+    """Without any overlay, the statement's own includes make flows: the fixture server's
+    contract tests ask them and pass on the reference implementation."""
+    pset = PackageLoader(Settings(cache_dir=tmp_path / "c", offline=True)).load(str(FIXTURE))
+    out = tmp_path / "stubs"
+    StubsRenderer(build_ir(pset)).render(out)
+    server = "mini_server_server"
+    sys.path[:0] = [str(out / "models"), str(out / server)]
+    try:
+        app = importlib.import_module(server).create_app()
+        srv, thread, port = serving.serve(app)
+        try:
+            proc = serving.contract(out, f"http://127.0.0.1:{port}", server)
+        finally:
+            serving.stop(srv, thread)
+    finally:
+        sys.path[:2] = []
+        for m in [m for m in sys.modules if m.startswith((server, "example_fhir_mini_models"))]:
+            del sys.modules[m]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for flow in ("Patient?birth-place&_revinclude", "Observation?subject"):
+        assert f"test_contract.py::test_flow[{flow}]" in proc.stdout, proc.stdout
+        assert f"test_contract.py::test_flow_without_hits[{flow}]" in proc.stdout
