@@ -451,6 +451,14 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.option("--db", default=":memory:", show_default=True, help="SQLite file of the store.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port and one store file (a temporary one when --db "
+    "is :memory:); fork-based, Linux and macOS.",
+)
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS.")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True))
 @click.option(
@@ -479,6 +487,7 @@ def serve(
     host: str,
     port: int,
     db: str,
+    workers: int,
     certfile: str | None,
     keyfile: str | None,
     ca_certs: str | None,
@@ -496,8 +505,7 @@ def serve(
     to accept only some certificate subjects (others get 403).
     """
     import ssl
-
-    import uvicorn
+    import tempfile
 
     from igtools.runtime.tls import ClientCertPolicy, protocol_class
 
@@ -507,31 +515,50 @@ def serve(
         raise click.UsageError("--ca-certs needs --certfile (and --keyfile)")
 
     from igtools.ir import build_ir
-    from igtools.render.stubs.plan import parse_overlays
-    from igtools.render.stubs.server import make_app
+    from igtools.render.stubs.plan import build_plan, parse_overlays
+    from igtools.render.stubs.server import make_app, select_apis
+    from igtools.render.stubs.server import run as run_server
 
     overlays = []
     if app.project is not None:  # statements the overlay does not name are unaffected
         overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
     ig = build_ir(app.load(package))
-    fastapi_app, store, chosen = make_app(ig, list(capabilities), overlays, data, db)
+    chosen = select_apis(build_plan(ig, overlays)[0], list(capabilities))
     policy = ClientCertPolicy(cn=list(allow_cn), ou=list(allow_ou))
     scheme = "https" if certfile else "http"
-    click.echo(
-        f"serving {', '.join(a.capability for a in chosen)} on {scheme}://{host}:{port} "
-        f"({store.count()} resources)"
-    )
-    uvicorn.run(
-        fastapi_app,
-        host=host,
-        port=port,
-        log_level="info" if app.verbosity > 0 else "warning",
-        ssl_certfile=certfile,
-        ssl_keyfile=keyfile,
-        ssl_ca_certs=ca_certs,
-        ssl_cert_reqs=ssl.CERT_REQUIRED if ca_certs else ssl.CERT_NONE,
-        http=protocol_class(policy) if allow_cn or allow_ou else "auto",
-    )
+    with tempfile.TemporaryDirectory(prefix="igtools-serve-") as tmp:
+        if workers > 1:  # load the store file once; each worker opens it
+            db = str(Path(tmp) / "store.sqlite") if db == ":memory:" else db
+            store = make_app(ig, list(capabilities), overlays, data, db)[1]
+            count = store.count()
+            store.close()
+        else:
+            fastapi_app, store, _ = make_app(ig, list(capabilities), overlays, data, db)
+            count = store.count()
+        click.echo(
+            f"serving {', '.join(a.capability for a in chosen)} on {scheme}://{host}:{port} "
+            f"({count} resources" + (f", {workers} workers)" if workers > 1 else ")")
+        )
+
+        def make() -> Any:
+            if workers > 1:
+                return make_app(ig, list(capabilities), overlays, data, db, load=False)[0]
+            return fastapi_app
+
+        run_server(
+            make,
+            {
+                "host": host,
+                "port": port,
+                "log_level": "info" if app.verbosity > 0 else "warning",
+                "ssl_certfile": certfile,
+                "ssl_keyfile": keyfile,
+                "ssl_ca_certs": ca_certs,
+                "ssl_cert_reqs": ssl.CERT_REQUIRED if ca_certs else ssl.CERT_NONE,
+                "http": protocol_class(policy) if allow_cn or allow_ou else "auto",
+            },
+            workers,
+        )
 
 
 @cli.command()

@@ -529,7 +529,11 @@ class Store:
         self._writes = 0
         self._analyzed_size = 0
         self.warnings: list[str] = []  # expressions fhirpathpy cannot compile or run
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30
+        )
+        if path != ":memory:":  # several processes (server workers) may share the file
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
         fingerprint = hashlib.sha256(
             json.dumps(

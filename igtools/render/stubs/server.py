@@ -7,7 +7,12 @@ examples (each resource once, Bundle entries included) or with the JSON files of
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +111,15 @@ def make_app(
     overlays: list[Any] | None = None,
     data: Path | None = None,
     db: str = ":memory:",
+    load: bool = True,
 ) -> tuple[Any, Store, list[Api]]:
+    """The app serving ``capabilities`` on a store in ``db``, loaded with ``data`` (or
+    the IG's examples) unless ``load`` is False (a store another process loaded)."""
     apis, _ = build_plan(ig, overlays)
     chosen = select_apis(apis, capabilities)
     store = Store(db, store_params(ig))
-    load_data(store, ig, data)
+    if load:
+        load_data(store, ig, data)
     statements = {str(c.id): _capability_json(ig, str(c.id)) for c in ig.capabilities}
     specs = [api_spec(a, statements.get(a.capability, {})) for a in chosen]
     rules, _ = build_rules(ig)
@@ -156,3 +165,48 @@ def _capability_json(ig: IG, cid: str) -> dict[str, Any]:
                 ],
             }
     return {}
+
+
+def run(make: Callable[[], Any], uvicorn_options: dict[str, Any], workers: int = 1) -> None:
+    """Serve the app ``make()`` builds with uvicorn: in this process, or (``workers`` > 1)
+    in that many forked processes sharing one listening socket, each building its own app
+    (SQLite connections must not cross a fork: the store must be a file, loaded before).
+    SIGTERM or SIGINT to the parent stops the workers."""
+    import uvicorn
+
+    if workers <= 1:
+        uvicorn.run(make(), **uvicorn_options)
+        return
+    if not hasattr(os, "fork"):
+        raise IgtoolsError("--workers needs a system with fork() (Linux, macOS)")
+    host, port = uvicorn_options.pop("host"), uvicorn_options.pop("port")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker
+            code = 0
+            try:
+                server = uvicorn.Server(uvicorn.Config(make(), **uvicorn_options))
+                server.run(sockets=[sock])
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def stop(*_: Any) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for pid in children:
+            os.waitpid(pid, 0)
+    finally:
+        sock.close()

@@ -1,12 +1,17 @@
-"""Helpers of the stubs tests: an app served by uvicorn in a thread on 127.0.0.1, and a
-generated server's contract tests run (in a subprocess) against a base URL."""
+"""Helpers of the stubs tests: an app served by uvicorn in a thread on 127.0.0.1,
+``igtools serve`` in a subprocess, and a generated server's contract tests run (in a
+subprocess) against a base URL."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +62,53 @@ def contract(stubs: Path, base: str, server: str) -> subprocess.CompletedProcess
         env=env,
         cwd=stubs,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def igtools_serve(
+    tmp_path: Path, package: str, *options: str, project: Path | None = None
+) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """``igtools serve PACKAGE --port N OPTIONS`` (outside any project unless ``project``):
+    (port, process) once the port accepts connections; terminated on exit."""
+    port = free_port()
+    where = ["--project", str(project)] if project is not None else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "igtools",
+            "--offline",
+            *where,
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "serve",
+            package,
+            "--port",
+            str(port),
+            *options,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "IGTOOLS_PROJECT"},
+    )
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read() if proc.stdout else "serve exited")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

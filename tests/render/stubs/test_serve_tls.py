@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,53 +14,16 @@ from click.testing import CliRunner
 
 from igtools.cli import cli
 from tests.golden import FIXTURE
+from tests.render.stubs import serving
 from tests.tlsutil import make_certificates
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _serve(tmp_path: Path, *options: str) -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "igtools",
-            "--offline",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "serve",
-            str(FIXTURE),
-            "--port",
-            str(port),
-            *options,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,  # outside any igtools project
-        env={k: v for k, v in os.environ.items() if k != "IGTOOLS_PROJECT"},
-    )
-    try:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read() if proc.stdout else "serve exited")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving.igtools_serve(tmp_path, str(FIXTURE), *options) as (port, _):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_serve_mutual_tls_with_subject_checks(tmp_path: Path) -> None:
