@@ -6,27 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, SHARED, report
+from benchmarks.common import SHARED, igtools_command, report
 
 
 def run(repeat: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="igtools-bench-build-"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "igtools",
-        "--offline",
-        "-q",
-        "--project",
-        str(REPO),
-        "--cache-dir",
-        str(tmp / "c"),
+    cmd = igtools_command(
+        tmp / "c",
         "--package-dir",
         str(SHARED / "fhir-packages"),
         "build",
@@ -34,7 +25,7 @@ def run(repeat: int) -> dict[str, Any]:
         str(tmp / "out"),
         "--now",
         "2026-12-01",
-    ]
+    )
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     try:
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from benchmarks.common import REPO, SHARED, report
+from benchmarks.common import REPO, SHARED, igtools_command, report
 from igtools.ir import build_ir
 from igtools.packages import PackageLoader, Settings
 from igtools.render.examples.builder import Builder
@@ -58,16 +58,8 @@ def _measure(tgz: Path, tmp: Path, data: Path, query: str, workers: int) -> dict
     port = _free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "igtools",
-            "--offline",
-            "-q",
-            "--project",
-            str(REPO),
-            "--cache-dir",
-            str(tmp / "c"),
+        igtools_command(
+            tmp / "c",
             "serve",
             str(tgz),
             "--capability",
@@ -78,7 +70,7 @@ def _measure(tgz: Path, tmp: Path, data: Path, query: str, workers: int) -> dict
             str(port),
             "--workers",
             str(workers),
-        ],
+        ),
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

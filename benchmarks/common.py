@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IGTOOLS_SHARED", REPO.parent / "shared"))
+
+
+def igtools_command(cache: Path, *args: str) -> list[str]:
+    """``python -m igtools --offline -q --project REPO --cache-dir CACHE ARGS``."""
+    return [
+        sys.executable,
+        "-m",
+        "igtools",
+        "--offline",
+        "-q",
+        "--project",
+        str(REPO),
+        "--cache-dir",
+        str(cache),
+        *args,
+    ]
 
 
 def median_time(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from igtools.ir import IG, build_ir
 from igtools.packages import PackageLoader, Settings
@@ -21,6 +18,7 @@ from igtools.render.stubs.plan import parse_overlays
 from igtools.render.stubs.server import make_app
 from igtools.validate.validator import Validator
 from tests.conftest import REPO, shared_path
+from tests.render.stubs import serving
 
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
 IDNST = "urn:oid:1.2.250.1.71.4.2.2"
@@ -46,18 +44,9 @@ def ig(tmp_path_factory: pytest.TempPathFactory) -> IG:
 def base(ig: IG) -> Iterator[str]:
     project = load_project(REPO)
     app, _, _ = make_app(ig, SERVERS, parse_overlays(project.stubs_overlay, "cfg"))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server, thread, port = serving.serve(app)
     yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    serving.stop(server, thread)
 
 
 def _get(base: str, path: str, **kw: Any) -> httpx.Response:
