@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import jsonpatch
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -58,6 +59,7 @@ from .validation import Rules, validate
 JSON = dict[str, Any]
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_TYPES = ("application/fhir+json", "application/json+fhir", "application/json")
+JSON_PATCH = "application/json-patch+json"
 MAX_BODY = 5 * 1024 * 1024
 
 log = logging.getLogger(__name__)
@@ -182,6 +184,14 @@ class Handlers:
     def history(self, rtype: str, rid: str) -> list[JSON]:
         raise FhirError(501, "not-supported", f"history of {rtype} is not implemented")
 
+    def history_type(self, rtype: str) -> list[JSON]:
+        """Every version of every ``rtype``, newest first: dicts with ``id``, ``method``,
+        ``versionId`` and ``resource`` (None for a deletion)."""
+        raise FhirError(501, "not-supported", f"history of type {rtype} is not implemented")
+
+    def vread(self, rtype: str, rid: str, vid: str) -> JSON:
+        raise FhirError(501, "not-supported", f"vread of {rtype} is not implemented")
+
 
 class StoreHandlers(Handlers):
     """The reference implementation: everything on a :class:`~.store.Store`."""
@@ -214,6 +224,15 @@ class StoreHandlers(Handlers):
             {"method": h.method, "versionId": h.version_id, "resource": h.resource}
             for h in self.store.history(rtype, rid)
         ]
+
+    def history_type(self, rtype: str) -> list[JSON]:
+        return [
+            {"id": h.id, "method": h.method, "versionId": h.version_id, "resource": h.resource}
+            for h in self.store.history(rtype)
+        ]
+
+    def vread(self, rtype: str, rid: str, vid: str) -> JSON:
+        return self.store.vread(rtype, rid, vid)
 
 
 BaseValidator = Callable[[JSON], list[tuple[str, str]]]  # -> [(location, message)]
@@ -352,6 +371,11 @@ def build_app(
         if not isinstance(data, dict) or data.get("resourceType") != rtype:
             got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
             raise FhirError(400, "structure", f"the body must be a {rtype} resource, got {got}")
+        check(data, spec)
+        return data
+
+    def check(data: JSON, spec: ResourceSpec) -> None:
+        """The base resource (400) and the statement's profiles for the type (422)."""
         if cfg.base_validator is not None:
             base = cfg.base_validator(data)
             if base:
@@ -372,7 +396,6 @@ def build_app(
                     "; ".join(str(i) for i in errors),
                     [i.location for i in errors],
                 )
-        return data
 
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -412,6 +435,34 @@ def build_app(
             }
         )
 
+    def history_bundle(rtype: str, versions: list[JSON], rid: str | None = None) -> Response:
+        entries = []
+        for v in versions:
+            request = {"method": v["method"], "url": f"{rtype}/{rid or v.get('id')}"}
+            entry: JSON = {"request": request}
+            if v["resource"]:
+                entry = {"resource": v["resource"], "request": request}
+            entries.append(entry)
+        return _fhir_response(
+            {"resourceType": "Bundle", "type": "history", "total": len(versions), "entry": entries}
+        )
+
+    @app.get("/{rtype}/_history")
+    async def history_type(rtype: str) -> Response:
+        route_for(rtype, "history-type")
+        return history_bundle(rtype, handlers.history_type(rtype))
+
+    @app.get("/{rtype}/{rid}/_history/{vid}")
+    async def vread(rtype: str, rid: str, vid: str) -> Response:
+        route_for(rtype, "vread")
+        try:
+            res = handlers.vread(rtype, rid, vid)
+        except Gone as exc:
+            raise FhirError(410, "deleted", str(exc)) from exc
+        except NotFound as exc:
+            raise FhirError(404, "not-found", str(exc)) from exc
+        return _fhir_response(res)
+
     @app.get("/{rtype}/{rid}/_history")
     async def history(rtype: str, rid: str) -> Response:
         route_for(rtype, "history-instance")
@@ -419,22 +470,7 @@ def build_app(
             versions = handlers.history(rtype, rid)
         except NotFound as exc:
             raise FhirError(404, "not-found", str(exc)) from exc
-        return _fhir_response(
-            {
-                "resourceType": "Bundle",
-                "type": "history",
-                "total": len(versions),
-                "entry": [
-                    {
-                        "resource": v["resource"],
-                        "request": {"method": v["method"], "url": f"{rtype}/{rid}"},
-                    }
-                    if v["resource"]
-                    else {"request": {"method": v["method"], "url": f"{rtype}/{rid}"}}
-                    for v in versions
-                ],
-            }
-        )
+        return history_bundle(rtype, versions, rid)
 
     @app.get("/{rtype}/{rid}")
     async def read(rtype: str, rid: str) -> Response:
@@ -514,6 +550,41 @@ def build_app(
         res, created = handlers.update(rtype, rid, data)
         loc = f"{base_url(request)}/{rtype}/{rid}"
         return _fhir_response(res, 201 if created else 200, {"Location": loc})
+
+    @app.patch("/{rtype}/{rid}")
+    async def patch(request: Request, rtype: str, rid: str) -> Response:
+        route = route_for(rtype, "patch")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != JSON_PATCH:
+            raise FhirError(415, "not-supported", f"patch takes {JSON_PATCH}, not {ctype or '-'}")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        try:
+            operations = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FhirError(400, "structure", f"the body is not JSON: {exc}") from exc
+        if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+            raise FhirError(400, "structure", "a JSON Patch is a list of operation objects")
+        try:
+            current = handlers.read(rtype, rid)
+        except Gone as exc:
+            raise FhirError(410, "deleted", str(exc)) from exc
+        except NotFound as exc:
+            raise FhirError(404, "not-found", f"{rtype}/{rid} not found") from exc
+        try:
+            patched = jsonpatch.apply_patch(current, operations)
+        except jsonpatch.JsonPatchTestFailed as exc:
+            raise FhirError(422, "processing", f"a test operation failed: {exc}") from exc
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise FhirError(400, "invalid", f"the patch cannot apply: {exc}") from exc
+        if not isinstance(patched, dict) or patched.get("resourceType") != rtype:
+            raise FhirError(422, "processing", f"the patch must leave a {rtype} resource")
+        if patched.get("id") != rid:
+            raise FhirError(422, "processing", f"the patch must not change the id {rid!r}")
+        check(patched, route.spec)
+        res, _ = handlers.update(rtype, rid, patched)
+        return _fhir_response(res, 200, {"Location": f"{base_url(request)}/{rtype}/{rid}"})
 
     @app.delete("/{rtype}/{rid}")
     async def delete(rtype: str, rid: str) -> Response:

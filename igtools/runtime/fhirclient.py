@@ -24,6 +24,7 @@ import httpx
 
 JSON = dict[str, Any]
 FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
 Query = Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]
 ModelFor = Callable[[JSON], Any]  # resource JSON -> model instance
 
@@ -180,10 +181,13 @@ class FhirClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, body: JSON | None = None) -> httpx.Response:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str | None = None
+    ) -> httpx.Response:
         content = json.dumps(body, ensure_ascii=False) if body is not None else None
+        headers = {"Content-Type": content_type} if content_type else None
         for attempt in range(self.settings.retries + 1):
-            resp = self._http.request(method, path, content=content)
+            resp = self._http.request(method, path, content=content, headers=headers)
             if resp.status_code in (429, 503) and attempt < self.settings.retries:
                 time.sleep(_retry_after(resp, attempt, self.settings.backoff))
                 continue
@@ -211,6 +215,23 @@ class FhirClient:
         resp = self.request("PUT", f"/{resource['resourceType']}?{encode(query)}", resource)
         return self.model_for(resp.json()), resp.status_code == 201
 
+    def vread(self, rtype: str, rid: str, vid: str) -> Any:
+        return self.model_for(self.request("GET", f"/{rtype}/{rid}/_history/{vid}").json())
+
+    def patch(self, rtype: str, rid: str, operations: list[JSON]) -> Any:
+        """A JSON Patch (RFC 6902) of ``rtype/rid``: the patched resource."""
+        resp = self.request("PATCH", f"/{rtype}/{rid}", operations, JSON_PATCH)
+        return self.model_for(resp.json())
+
+    def delete(self, rtype: str, rid: str) -> None:
+        self.request("DELETE", f"/{rtype}/{rid}")
+
+    def history(self, rtype: str, rid: str | None = None) -> JSON:
+        """The ``history`` Bundle of ``rtype/rid`` (of every ``rtype`` without ``rid``)."""
+        path = f"/{rtype}/{rid}/_history" if rid is not None else f"/{rtype}/_history"
+        bundle: JSON = self.request("GET", path).json()
+        return bundle
+
 
 class AsyncFhirClient:
     """Asynchronous twin of :class:`FhirClient`."""
@@ -234,10 +255,13 @@ class AsyncFhirClient:
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, body: JSON | None = None) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, body: Any = None, content_type: str | None = None
+    ) -> httpx.Response:
         content = json.dumps(body, ensure_ascii=False) if body is not None else None
+        headers = {"Content-Type": content_type} if content_type else None
         for attempt in range(self.settings.retries + 1):
-            resp = await self._http.request(method, path, content=content)
+            resp = await self._http.request(method, path, content=content, headers=headers)
             if resp.status_code in (429, 503) and attempt < self.settings.retries:
                 await asyncio.sleep(_retry_after(resp, attempt, self.settings.backoff))
                 continue
@@ -257,6 +281,26 @@ class AsyncFhirClient:
         resp = await self.request("POST", f"/{resource['resourceType']}", resource)
         return self.model_for(resp.json()), resp.headers.get("location")
 
+    async def update(self, resource: JSON) -> Any:
+        path = f"/{resource['resourceType']}/{resource['id']}"
+        return self.model_for((await self.request("PUT", path, resource)).json())
+
     async def conditional_update(self, resource: JSON, query: Query) -> tuple[Any, bool]:
         resp = await self.request("PUT", f"/{resource['resourceType']}?{encode(query)}", resource)
         return self.model_for(resp.json()), resp.status_code == 201
+
+    async def vread(self, rtype: str, rid: str, vid: str) -> Any:
+        resp = await self.request("GET", f"/{rtype}/{rid}/_history/{vid}")
+        return self.model_for(resp.json())
+
+    async def patch(self, rtype: str, rid: str, operations: list[JSON]) -> Any:
+        resp = await self.request("PATCH", f"/{rtype}/{rid}", operations, JSON_PATCH)
+        return self.model_for(resp.json())
+
+    async def delete(self, rtype: str, rid: str) -> None:
+        await self.request("DELETE", f"/{rtype}/{rid}")
+
+    async def history(self, rtype: str, rid: str | None = None) -> JSON:
+        path = f"/{rtype}/{rid}/_history" if rid is not None else f"/{rtype}/_history"
+        bundle: JSON = (await self.request("GET", path)).json()
+        return bundle

@@ -197,6 +197,7 @@ class HistoryEntry:
     last_updated: str
     method: str  # POST | PUT | DELETE
     resource: JSON | None
+    id: str = ""
 
 
 DEFAULT_PARAMS = (
@@ -839,16 +840,24 @@ class Store:
             raise Gone(f"{rtype}/{rid}/_history/{version} is a deletion")
         return dict(json.loads(rows[0][0]))
 
-    def history(self, rtype: str, rid: str) -> list[HistoryEntry]:
-        """Every version of ``rtype/rid``, newest first (empty if never stored)."""
-        rows = self._q(
-            "SELECT version_id, last_updated, method, json FROM history"
-            " WHERE type = ? AND id = ? ORDER BY version_id DESC",
-            (rtype, rid),
-        )
+    def history(self, rtype: str, rid: str | None = None) -> list[HistoryEntry]:
+        """Every version of ``rtype/rid`` (of every ``rtype`` without ``rid``), newest
+        first (empty if never stored)."""
+        if rid is None:
+            rows = self._q(
+                "SELECT version_id, last_updated, method, json, id FROM history"
+                " WHERE type = ? ORDER BY last_updated DESC, id, version_id DESC",
+                (rtype,),
+            )
+        else:
+            rows = self._q(
+                "SELECT version_id, last_updated, method, json, id FROM history"
+                " WHERE type = ? AND id = ? ORDER BY version_id DESC",
+                (rtype, rid),
+            )
         return [
-            HistoryEntry(str(v), lu, m, json.loads(j) if j is not None else None)
-            for v, lu, m, j in rows
+            HistoryEntry(str(v), lu, m, json.loads(j) if j is not None else None, i)
+            for v, lu, m, j, i in rows
         ]
 
     def count(self, rtype: str | None = None) -> int:

@@ -443,7 +443,7 @@ def _check_mini_summary(summary: dict[str, Any]) -> None:
     [cap] = summary["capability_statements"]
     assert (cap["kind"], cap["modes"], cap["resources"]) == (
         "requirements",
-        ["server"],
+        ["server", "client"],
         ["Observation", "Patient"],
     )
     [sp] = summary["search_parameters"]

@@ -71,6 +71,10 @@ class ResourceView:
     model: str
     methods: list[Method] = field(default_factory=list)
 
+    def has(self, name: str) -> bool:
+        """Whether the typed method ``<name>_<snake>`` exists."""
+        return any(m.name == f"{name}_{self.snake}" for m in self.methods)
+
 
 @dataclass
 class ServerView:
@@ -224,47 +228,79 @@ class StubsRenderer:
             rv = ResourceView(
                 r.type, sn, list(r.interactions), r.profile, r.conditional_update is not None, cls
             )
-            if "read" in r.interactions:
-                rv.methods.append(
-                    Method(f"read_{sn}", "self, rid: str", cls, f"GET [base]/{r.type}/{{id}}")
-                )
-            if "search-type" in r.interactions:
-                rv.methods.append(
-                    Method(
-                        f"search_{sn}",
-                        "self, request: SearchRequest",
-                        "SearchResult",
-                        f"GET [base]/{r.type}?...: matches and included resources",
-                    )
-                )
-            if "create" in r.interactions:
-                rv.methods.append(
-                    Method(
-                        f"create_{sn}",
-                        f"self, resource: {cls}",
-                        cls,
-                        f"POST [base]/{r.type}: the stored resource, with its id",
-                    )
-                )
-            if "update" in r.interactions:
-                rv.methods.append(
-                    Method(
-                        f"update_{sn}",
-                        f"self, rid: str, resource: {cls}",
-                        f"tuple[{cls}, bool]",
-                        f"PUT [base]/{r.type}/{{id}}: (resource, created)",
-                    )
-                )
-            if r.conditional_update is not None:
-                rv.methods.append(
-                    Method(
-                        f"conditional_update_{sn}",
-                        f"self, request: SearchRequest, resource: {cls}",
-                        f"tuple[{cls}, bool]",
-                        f"PUT [base]/{r.type}?{r.conditional_update}=...: (resource, created); "
-                        "raise PreconditionFailed when several match",
-                    )
-                )
+            inter = set(r.interactions)
+            t = r.type
+            uses = " (PATCH uses it too)" if "patch" in inter else ""
+            for wanted, name, params, returns, doc in (
+                (
+                    inter & {"read", "patch"},
+                    "read",
+                    "self, rid: str",
+                    cls,
+                    f"GET [base]/{t}/{{id}}{uses}",
+                ),
+                (
+                    "vread" in inter,
+                    "vread",
+                    "self, rid: str, vid: str",
+                    cls,
+                    f"GET [base]/{t}/{{id}}/_history/{{vid}}",
+                ),
+                (
+                    "search-type" in inter,
+                    "search",
+                    "self, request: SearchRequest",
+                    "SearchResult",
+                    f"GET [base]/{t}?...: matches and included resources",
+                ),
+                (
+                    "create" in inter,
+                    "create",
+                    f"self, resource: {cls}",
+                    cls,
+                    f"POST [base]/{t}: the stored resource, with its id",
+                ),
+                (
+                    inter & {"update", "patch"},
+                    "update",
+                    f"self, rid: str, resource: {cls}",
+                    f"tuple[{cls}, bool]",
+                    f"PUT [base]/{t}/{{id}}: (resource, created){uses}",
+                ),
+                (
+                    r.conditional_update is not None,
+                    "conditional_update",
+                    f"self, request: SearchRequest, resource: {cls}",
+                    f"tuple[{cls}, bool]",
+                    f"PUT [base]/{t}?{r.conditional_update}=...: (resource, created); "
+                    "raise PreconditionFailed when several match",
+                ),
+                (
+                    "delete" in inter,
+                    "delete",
+                    "self, rid: str",
+                    "None",
+                    f"DELETE [base]/{t}/{{id}}",
+                ),
+                (
+                    "history-instance" in inter,
+                    "history",
+                    "self, rid: str",
+                    "list[JSON]",
+                    f"GET [base]/{t}/{{id}}/_history: versions, newest first "
+                    "(dicts: method, versionId, resource or None)",
+                ),
+                (
+                    "history-type" in inter,
+                    "type_history",
+                    "self",
+                    "list[JSON]",
+                    f"GET [base]/{t}/_history: every version of every {t}, newest first "
+                    "(dicts: id, method, versionId, resource or None)",
+                ),
+            ):
+                if wanted:
+                    rv.methods.append(Method(f"{name}_{sn}", params, returns, doc))
             resources.append(rv)
         capability = _capability_json(self.ig, api.capability)
         spec = api_spec(api, {})

@@ -22,7 +22,16 @@ CAPABILITY = {
             "resource": [
                 {
                     "type": "Patient",
-                    "interaction": [{"code": "read"}, {"code": "search-type"}],
+                    "interaction": [
+                        {"code": "read"},
+                        {"code": "vread"},
+                        {"code": "search-type"},
+                        {"code": "update"},
+                        {"code": "patch"},
+                        {"code": "delete"},
+                        {"code": "history-instance"},
+                        {"code": "history-type"},
+                    ],
                     "searchParam": [
                         {
                             "name": "birth-place",
@@ -48,7 +57,32 @@ CAPABILITY = {
                     ],
                 },
             ],
-        }
+        },
+        {
+            "mode": "client",
+            "resource": [
+                {
+                    "type": "Patient",
+                    "interaction": [
+                        {"code": "read"},
+                        {"code": "vread"},
+                        {"code": "search-type"},
+                        {"code": "update"},
+                        {"code": "patch"},
+                        {"code": "delete"},
+                        {"code": "history-instance"},
+                        {"code": "history-type"},
+                    ],
+                    "searchParam": [
+                        {
+                            "name": "birth-place",
+                            "type": "string",
+                            "definition": "http://example.org/fhir/mini/SearchParameter/mini-birth-place",
+                        }
+                    ],
+                }
+            ],
+        },
     ],
 }
 
@@ -58,7 +92,16 @@ API = ApiSpec(
     resources=(
         ResourceSpec(
             type="Patient",
-            interactions=("read", "search-type"),
+            interactions=(
+                "read",
+                "vread",
+                "search-type",
+                "update",
+                "patch",
+                "delete",
+                "history-instance",
+                "history-type",
+            ),
             profiles=("http://example.org/fhir/mini/StructureDefinition/mini-patient",),
             params=(ParamDef(code="birth-place", type="string"),),
             revincludes=("Observation:subject",),

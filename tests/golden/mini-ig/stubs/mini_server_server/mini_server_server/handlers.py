@@ -31,12 +31,32 @@ class Handlers(_Engine):
     """Typed interface of mini-server: override the methods you serve."""
 
     def read_patient(self, rid: str) -> MiniPatient:
-        """GET [base]/Patient/{id}"""
+        """GET [base]/Patient/{id} (PATCH uses it too)"""
         raise FhirError(501, "not-supported", "read_patient is not implemented")
+
+    def vread_patient(self, rid: str, vid: str) -> MiniPatient:
+        """GET [base]/Patient/{id}/_history/{vid}"""
+        raise FhirError(501, "not-supported", "vread_patient is not implemented")
 
     def search_patient(self, request: SearchRequest) -> SearchResult:
         """GET [base]/Patient?...: matches and included resources"""
         raise FhirError(501, "not-supported", "search_patient is not implemented")
+
+    def update_patient(self, rid: str, resource: MiniPatient) -> tuple[MiniPatient, bool]:
+        """PUT [base]/Patient/{id}: (resource, created) (PATCH uses it too)"""
+        raise FhirError(501, "not-supported", "update_patient is not implemented")
+
+    def delete_patient(self, rid: str) -> None:
+        """DELETE [base]/Patient/{id}"""
+        raise FhirError(501, "not-supported", "delete_patient is not implemented")
+
+    def history_patient(self, rid: str) -> list[JSON]:
+        """GET [base]/Patient/{id}/_history: versions, newest first (dicts: method, versionId, resource or None)"""
+        raise FhirError(501, "not-supported", "history_patient is not implemented")
+
+    def type_history_patient(self) -> list[JSON]:
+        """GET [base]/Patient/_history: every version of every Patient, newest first (dicts: id, method, versionId, resource or None)"""
+        raise FhirError(501, "not-supported", "type_history_patient is not implemented")
 
     def read_observation(self, rid: str) -> MiniObservation:
         """GET [base]/Observation/{id}"""
@@ -65,12 +85,36 @@ class Handlers(_Engine):
         return super().create(rtype, resource)
 
     def update(self, rtype: str, rid: str, resource: JSON) -> tuple[JSON, bool]:
+        if rtype == "Patient":
+            out, created = self.update_patient(rid, MiniPatient.model_validate(resource))
+            return _json(out), created
         return super().update(rtype, rid, resource)
 
     def conditional_update(
         self, rtype: str, request: SearchRequest, resource: JSON
     ) -> tuple[JSON, bool]:
         return super().conditional_update(rtype, request, resource)
+
+    def vread(self, rtype: str, rid: str, vid: str) -> JSON:
+        if rtype == "Patient":
+            return _json(self.vread_patient(rid, vid))
+        return super().vread(rtype, rid, vid)
+
+    def delete(self, rtype: str, rid: str) -> None:
+        if rtype == "Patient":
+            self.delete_patient(rid)
+            return
+        super().delete(rtype, rid)
+
+    def history(self, rtype: str, rid: str) -> list[JSON]:
+        if rtype == "Patient":
+            return self.history_patient(rid)
+        return super().history(rtype, rid)
+
+    def history_type(self, rtype: str) -> list[JSON]:
+        if rtype == "Patient":
+            return self.type_history_patient()
+        return super().history_type(rtype)
 
 
 class ReferenceHandlers(Handlers):
@@ -84,6 +128,28 @@ class ReferenceHandlers(Handlers):
 
     def search_patient(self, request: SearchRequest) -> SearchResult:
         return self.store.search("Patient", request)
+
+    def update_patient(self, rid: str, resource: MiniPatient) -> tuple[MiniPatient, bool]:
+        out, created = self.store.update("Patient", rid, _json(resource))
+        return MiniPatient.model_validate(out), created
+
+    def vread_patient(self, rid: str, vid: str) -> MiniPatient:
+        return MiniPatient.model_validate(self.store.vread("Patient", rid, vid))
+
+    def delete_patient(self, rid: str) -> None:
+        self.store.delete("Patient", rid)
+
+    def history_patient(self, rid: str) -> list[JSON]:
+        return [
+            {"method": h.method, "versionId": h.version_id, "resource": h.resource}
+            for h in self.store.history("Patient", rid)
+        ]
+
+    def type_history_patient(self) -> list[JSON]:
+        return [
+            {"id": h.id, "method": h.method, "versionId": h.version_id, "resource": h.resource}
+            for h in self.store.history("Patient")
+        ]
 
     def read_observation(self, rid: str) -> MiniObservation:
         return MiniObservation.model_validate(self.store.read("Observation", rid))
