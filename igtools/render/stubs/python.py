@@ -24,9 +24,12 @@ from igtools.render.models.python import ModelsRenderer, fhir_class, format_pyth
 from igtools.render.stubs.flows import flows
 from igtools.render.stubs.plan import Api, Overlay, build_plan
 from igtools.render.stubs.server import _capability_json, api_spec, load_data, store_params
+from igtools.render.stubs.writes import writes
 from igtools.render.templating import environment, render
 from igtools.runtime.fhirapi import AppConfig
 from igtools.runtime.store import Store
+from igtools.runtime.validation import Rules
+from igtools.validate.rules import build_rules
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "tls.py", "validation.py")
@@ -89,6 +92,7 @@ class ServerView:
     contract_dates: str = "[]"
     contract_profiles: str = "{}"
     contract_flows: str = "[]"
+    contract_writes: str = "[]"
     contract_bundle_profiles: str = "{}"
 
 
@@ -103,6 +107,7 @@ class StubsRenderer:
         self.overlays = overlays or []
         self.env = environment("stubs", templates)
         self.warnings: list[str] = []
+        self._rules: dict[str, Rules] | None = None
 
     def render(self, out: Path) -> list[Path]:
         self.out = out
@@ -197,6 +202,12 @@ class StubsRenderer:
         (pkg / "py.typed").write_text("")
         format_python(root)
         return root
+
+    def _registry(self) -> dict[str, Rules]:
+        """The profiles' validation rules (built once)."""
+        if self._rules is None:
+            self._rules = build_rules(self.ig)[0]
+        return self._rules
 
     def header(self) -> str:
         return (
@@ -319,6 +330,7 @@ class StubsRenderer:
             dates += [(r.type, p.code) for p in r.params if p.type == "date"]
         specs = {r.type: r for r in spec.resources}
         flow_list = [f.as_tuple() for f in flows(api, specs, *reference)]
+        write_list = [w.as_tuple() for w in writes(api, self.ig, self._registry())]
         bundle_profiles = {r.type: r.bundle_profile for r in api.resources if r.bundle_profile}
         return ServerView(
             api=api,
@@ -332,5 +344,6 @@ class StubsRenderer:
             contract_dates=pysrc(dates),
             contract_profiles=pysrc(profiles),
             contract_flows=pysrc(flow_list),
+            contract_writes=pysrc(write_list),
             contract_bundle_profiles=pysrc(bundle_profiles),
         )

@@ -219,21 +219,45 @@ def test_contract_tests_pass_on_the_reference_server(stubs: Path) -> None:
         thread.join(timeout=10)
 
 
+FLOW_SOS = (
+    "Schedule?actor:Location.organization.identifier"
+    "&_has:Slot:schedule:start&_has:Slot:schedule:status&_revinclude"
+)
+
+
 @pytest.mark.parametrize(
-    ("server", "flow"),
+    ("server", "expected"),
     [
         (
             "sas_gestionnaireagenda_cpts_server",
-            "Slot?schedule.actor:Practitioner.identifier&status&start&start",
+            [
+                "test_flow[Slot?schedule.actor:Practitioner.identifier&status&start&start]",
+                "test_flow_without_hits[Slot?schedule.actor:Practitioner.identifier&status",
+            ],
         ),
         (
             "sas_gestionnaireagenda_sos_server",
-            "Schedule?actor:Location.organization.identifier"
-            "&_has:Slot:schedule:start&_has:Slot:schedule:status&_revinclude",
+            [f"test_flow[{FLOW_SOS}]", f"test_flow_without_hits[{FLOW_SOS}]"],
+        ),
+        (  # regulator accounts: create, conditional update, a body outside the profile
+            "sas_gestionnairestructure_server",
+            [
+                "test_create[Practitioner-ExamplePractitionerRegul1]",
+                "test_conditional_update[Practitioner-ExamplePractitionerRegul1]",
+                "test_body_outside_profile_is_a_4xx_outcome[Practitioner-ExamplePractitionerRegul1]",
+            ],
+        ),
+        (
+            "sas_gestionnaireagenda_rdvpsindiv_server",
+            [
+                "test_create[Appointment-1]",
+                "test_conditional_update[Appointment-1]",
+                "test_body_outside_profile_is_a_4xx_outcome[Appointment-1]",
+            ],
         ),
     ],
 )
-def test_flow_contracts_of_cpts_and_sos(stubs: Path, server: str, flow: str) -> None:
+def test_contracts_of_the_other_sas_servers(stubs: Path, server: str, expected: list[str]) -> None:
     sys.path.insert(0, str(stubs / server))
     try:
         app = importlib.import_module(server).create_app()
@@ -243,8 +267,9 @@ def test_flow_contracts_of_cpts_and_sos(stubs: Path, server: str, flow: str) -> 
     try:
         proc = _contract(stubs, f"http://127.0.0.1:{port}", server)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert f"test_contract.py::test_flow[{flow}]" in proc.stdout, proc.stdout
-        assert f"test_flow_without_hits[{flow}]" in proc.stdout
+        passed = [line for line in proc.stdout.splitlines() if line.startswith("PASSED")]
+        for test in expected:
+            assert any(f"test_contract.py::{test}" in line for line in passed), proc.stdout
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
@@ -314,3 +339,28 @@ def test_contract_tests_catch_broken_handlers(stubs: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_write_contracts_catch_a_conditional_update_that_always_creates(stubs: Path) -> None:
+    server = "sas_gestionnairestructure_server"
+    sys.path.insert(0, str(stubs / server))
+    try:
+        server_mod = importlib.import_module(server)
+        handlers_mod = importlib.import_module(f"{server}.handlers")
+        app_mod = importlib.import_module(f"{server}.app")
+    finally:
+        sys.path.remove(str(stubs / server))
+
+    class AlwaysCreates(handlers_mod.ReferenceHandlers):  # type: ignore[misc,name-defined]
+        def conditional_update_practitioner(self, request, resource):  # type: ignore[no-untyped-def]
+            return self.create_practitioner(resource), True
+
+    srv, thread, port = _serve(server_mod.create_app(AlwaysCreates(app_mod.reference_store())))
+    try:
+        proc = _contract(stubs, f"http://127.0.0.1:{port}", server)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+    assert proc.returncode == 1, proc.stdout
+    assert "FAILED" in proc.stdout and "test_conditional_update[Practitioner-" in proc.stdout
+    assert "matched: expected an update" in proc.stdout

@@ -8,13 +8,17 @@ resource valid against its profile, empty results as 200 with total 0, errors as
 OperationOutcomes with 4xx statuses; and, for each search flow (chained parameters,
 ``_has``, ``_include``, ``_include:iterate``, ``_revinclude``), one query in its shape
 answered with exactly the matches and included resources of the reference
-implementation, in a Bundle valid against the flow's Bundle profile. Queries use the ids of the IG's examples
+implementation, in a Bundle valid against the flow's Bundle profile. Writes: a create
+(201, Location, the stored resource in its profile), a conditional update twice (created,
+then updated in place), and a body without an element the profile requires (a 4xx
+OperationOutcome naming it); they add resources with fresh identifiers. Queries use the ids of the IG's examples
 (``data/``): load them into the server under test first.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from importlib.resources import files
 from typing import Any
 from urllib.parse import urlencode
@@ -54,6 +58,11 @@ FLOWS: list[tuple[str, Query, list[str], list[str], Query | None]] = [
     ),
 ]
 BUNDLE_PROFILES: dict[str, str] = {}  # type -> Bundle profile
+# what clients may write, with an example: (type, example id, create, update,
+# conditional update key, a required element the profile cannot do without)
+Write = tuple[str, str, bool, bool, str | None, str | None]
+WRITES: list[Write] = [("Patient", "mini-patient-1", False, True, None, "Patient.gender")]
+FHIR_BODY = {"Content-Type": "application/fhir+json"}
 
 
 def _examples() -> dict[str, JSON]:
@@ -195,3 +204,90 @@ def test_flow_without_hits(
     bundle = r.json()
     assert bundle.get("type") == "searchset" and bundle.get("total") == 0, bundle.get("total")
     assert not _keys(bundle, "match") and not _keys(bundle, "include")
+
+
+def _fresh(rtype: str, rid: str) -> JSON:
+    """The example without its id and version, its first identifier value replaced by a
+    random one of the same shape (digits for digits, letters for letters)."""
+    body: JSON = json.loads(json.dumps(_examples()[f"{rtype}/{rid}"]))
+    body.pop("id", None)
+    meta = body.get("meta")
+    if isinstance(meta, dict):
+        meta.pop("versionId", None)
+        meta.pop("lastUpdated", None)
+    idents = body.get("identifier")
+    if isinstance(idents, list) and idents and isinstance(idents[0], dict):
+        value = str(idents[0].get("value", "0000000000"))
+        idents[0]["value"] = "".join(
+            random.choice("0123456789")
+            if c.isdigit()
+            else random.choice("abcdefghijklmnopqrstuvwxyz").upper()
+            if c.isupper()
+            else random.choice("abcdefghijklmnopqrstuvwxyz")
+            if c.isalpha()
+            else c
+            for c in value
+        )
+    return body
+
+
+def _key(body: JSON, key: str) -> str | None:
+    idents = body.get("identifier")
+    if key != "identifier" or not isinstance(idents, list) or not idents:
+        return None
+    first = idents[0]
+    return f"{first.get('system', '')}|{first.get('value', '')}"
+
+
+def _write_id(write: Write) -> str:
+    return f"{write[0]}-{write[1]}"
+
+
+@pytest.mark.parametrize(
+    "write", [w for w in WRITES if w[2]], ids=[_write_id(w) for w in WRITES if w[2]]
+)
+def test_create(fhir: httpx.Client, write: Write) -> None:
+    rtype, rid = write[0], write[1]
+    r = fhir.post(f"/{rtype}", content=json.dumps(_fresh(rtype, rid)), headers=FHIR_BODY)
+    assert r.status_code == 201, r.text
+    assert f"/{rtype}/" in r.headers.get("location", ""), r.headers
+    created = r.json()
+    assert created.get("resourceType") == rtype and created.get("id")
+    _check_profile(created)
+
+
+@pytest.mark.parametrize(
+    "write", [w for w in WRITES if w[4]], ids=[_write_id(w) for w in WRITES if w[4]]
+)
+def test_conditional_update(fhir: httpx.Client, write: Write) -> None:
+    rtype, rid, key = write[0], write[1], str(write[4])
+    body = _fresh(rtype, rid)
+    value = _key(body, key)
+    if value is None:
+        pytest.skip(f"no {key} value to match on in {rtype}/{rid}")
+    url = f"/{rtype}?{urlencode([(key, value)])}"
+    r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
+    assert r.status_code == 201, f"nothing matched {key}={value}: expected a creation, {r.text}"
+    first = r.json()
+    r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
+    assert r.status_code == 200, f"{key}={value} matched: expected an update, {r.text}"
+    assert r.json().get("id") == first.get("id"), "the update created another resource"
+
+
+@pytest.mark.parametrize(
+    "write", [w for w in WRITES if w[5]], ids=[_write_id(w) for w in WRITES if w[5]]
+)
+def test_body_outside_profile_is_a_4xx_outcome(fhir: httpx.Client, write: Write) -> None:
+    rtype, rid, create, _, key, required = write
+    body = _fresh(rtype, rid)
+    del body[str(required).split(".", 1)[1]]
+    if create:
+        r = fhir.post(f"/{rtype}", content=json.dumps(body), headers=FHIR_BODY)
+    elif key and _key(body, key):
+        url = f"/{rtype}?{urlencode([(key, _key(body, key))])}"
+        r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
+    else:
+        r = fhir.put(f"/{rtype}/{rid}", content=json.dumps({**body, "id": rid}), headers=FHIR_BODY)
+    assert 400 <= r.status_code < 500, f"{r.status_code}: a {rtype} without {required} was accepted"
+    assert r.json().get("resourceType") == "OperationOutcome"
+    assert str(required) in r.text, f"the OperationOutcome does not name {required}: {r.text}"
