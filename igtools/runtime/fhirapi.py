@@ -357,17 +357,23 @@ def build_app(
             raise FhirError(405, "not-supported", f"{interaction} is not supported on {rtype}")
         return r
 
-    async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
-        ctype = request.headers.get("content-type", FHIR_JSON).split(";")[0].strip().lower()
-        if ctype not in ACCEPTED_TYPES:
-            raise FhirError(415, "not-supported", f"content type {ctype} is not FHIR JSON")
+    async def json_body(request: Request, accepted: Sequence[str], default: str) -> Any:
+        """The parsed body: 415 for another media type, 413 too large, 400 not JSON."""
+        ctype = request.headers.get("content-type", default).split(";")[0].strip().lower()
+        if ctype not in accepted:
+            raise FhirError(
+                415, "not-supported", f"content type {ctype or '-'} is not {' or '.join(accepted)}"
+            )
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
         try:
-            data = json.loads(raw)
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise FhirError(400, "structure", f"the body is not JSON: {exc}") from exc
+
+    async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
+        data = await json_body(request, ACCEPTED_TYPES, FHIR_JSON)
         if not isinstance(data, dict) or data.get("resourceType") != rtype:
             got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
             raise FhirError(400, "structure", f"the body must be a {rtype} resource, got {got}")
@@ -554,16 +560,7 @@ def build_app(
     @app.patch("/{rtype}/{rid}")
     async def patch(request: Request, rtype: str, rid: str) -> Response:
         route = route_for(rtype, "patch")
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != JSON_PATCH:
-            raise FhirError(415, "not-supported", f"patch takes {JSON_PATCH}, not {ctype or '-'}")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
-        try:
-            operations = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FhirError(400, "structure", f"the body is not JSON: {exc}") from exc
+        operations = await json_body(request, (JSON_PATCH,), "")
         if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
             raise FhirError(400, "structure", "a JSON Patch is a list of operation objects")
         try:
