@@ -618,11 +618,16 @@ class Store:
             if p.type in PARAM_TYPES
         ]
 
+    def param_defs_by_type(self) -> dict[str, list[ParamDef]]:
+        """:meth:`param_defs` of every type the store indexes (what a parser needs to
+        follow chains and ``_has`` into other types)."""
+        types = {t for t in self._params if t not in ("Resource", "DomainResource")}
+        return {t: self.param_defs(t) for t in sorted(types)}
+
     def parse(self, rtype: str, query: Iterable[tuple[str, str]], **options: Any) -> SearchRequest:
         """:func:`~.search.parse_search` with this store's parameters (every type's, for
         chains and ``_has``); ``options`` go to it."""
-        types = {t for t in self._params if t not in ("Resource", "DomainResource")}
-        others = {t: self.param_defs(t) for t in types | {rtype}}
+        others = {**self.param_defs_by_type(), rtype: self.param_defs(rtype)}
         return parse_search(
             query, self.param_defs(rtype), resource_type=rtype, others=others, **options
         )

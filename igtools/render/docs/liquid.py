@@ -623,28 +623,27 @@ def _negated(cond: Cond, negate: bool) -> Cond:
     return lambda row: None if (v := cond(row)) is None else not v
 
 
-def _and(a: Cond, b: Cond) -> Cond:
+def _combine(a: Cond, b: Cond, dominant: bool) -> Cond:
+    """SQL three-valued AND (``dominant`` False) or OR (``dominant`` True): the dominant
+    value wins, else unknown (None) stays unknown."""
+
     def both(row: Row) -> bool | None:
         x, y = a(row), b(row)
-        if x is False or y is False:
-            return False
+        if x is dominant or y is dominant:
+            return dominant
         if x is None or y is None:
             return None
-        return True
+        return not dominant
 
     return both
 
 
-def _or(a: Cond, b: Cond) -> Cond:
-    def either(row: Row) -> bool | None:
-        x, y = a(row), b(row)
-        if x is True or y is True:
-            return True
-        if x is None or y is None:
-            return None
-        return False
+def _and(a: Cond, b: Cond) -> Cond:
+    return _combine(a, b, False)
 
-    return either
+
+def _or(a: Cond, b: Cond) -> Cond:
+    return _combine(a, b, True)
 
 
 def like_to_regex(pattern: str) -> re.Pattern[str]:

@@ -119,12 +119,12 @@ class StubsRenderer:
         }
         apis, warnings = build_plan(self.ig, self.overlays)
         self.warnings += warnings
-        params_src = pysrc(tuple(store_params(self.ig)))
+        params = store_params(self.ig)
+        params_src = pysrc(tuple(params))
         # the reference store on the IG's examples: the answers the flow contract tests expect
-        store = Store(params=store_params(self.ig))
+        store = Store(params=params)
         load_data(store, self.ig, None)
-        types = {p.resource for p in store_params(self.ig)} - {"Resource"}
-        reference = (store, AppConfig(others={t: store.param_defs(t) for t in types}))
+        reference = (store, AppConfig(others=store.param_defs_by_type()))
         for api in (a for a in apis if a.mode == "server"):
             view = self._view(api, classes, params_src, reference)
             root = out / f"{view.package}"

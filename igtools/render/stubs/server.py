@@ -123,7 +123,7 @@ def make_app(
     statements = {str(c.id): _capability_json(ig, str(c.id)) for c in ig.capabilities}
     specs = [api_spec(a, statements.get(a.capability, {})) for a in chosen]
     rules, _ = build_rules(ig)
-    others = {t: store.param_defs(t) for t in {p.resource for p in store_params(ig)} - {"Resource"}}
+    others = store.param_defs_by_type()
     app = build_app(specs, StoreHandlers(store), AppConfig(rules=rules, others=others))
     return app, store, chosen
 

@@ -25,8 +25,7 @@ def _sas_flows(cache: Path) -> dict[str, list[Flow]]:
     apis, _ = build_plan(ig, parse_overlays(load_project(REPO).stubs_overlay, "cfg"))
     store = Store(params=store_params(ig))
     load_data(store, ig, None)
-    types = {p.resource for p in store_params(ig)} - {"Resource"}
-    config = AppConfig(others={t: store.param_defs(t) for t in types})
+    config = AppConfig(others=store.param_defs_by_type())
     out = {}
     for api in (a for a in apis if a.mode == "server"):
         specs = {r.type: r for r in api_spec(api, {}).resources}

@@ -36,7 +36,7 @@ def reference_store(path: str = ":memory:", load_examples: bool = True) -> Store
 def create_app(handlers: Handlers | None = None, invariants: bool = True) -> FastAPI:
     """The app; ``handlers`` defaults to the reference implementation on the examples."""
     store = reference_store()
-    others = {t: store.param_defs(t) for t in {p.resource for p in STORE_PARAMS} - {"Resource"}}
+    others = store.param_defs_by_type()
     return build_app(
         [API],
         handlers if handlers is not None else ReferenceHandlers(store),
