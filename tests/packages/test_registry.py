@@ -40,11 +40,23 @@ MakeLoader = Callable[..., PackageLoader]
 
 
 @pytest.fixture
-def make_server(shared_packages: Path) -> Iterator[MakeServer]:
-    """Start registries (serving ../shared/fhir-packages); all stopped at teardown."""
+def sas_only(shared_packages: Path, tmp_path: Path) -> Path:
+    """A folder holding links to the SAS packages of ../shared/fhir-packages and nothing
+    else: ../shared holds a whole corpus (the SAS dependencies among it), and these tests
+    are about a registry that serves the IG but none of its dependencies."""
+    folder = tmp_path / "sas-only-registry"
+    folder.mkdir()
+    for tgz in sorted(shared_packages.glob(f"{NAME}-*.tgz")):
+        (folder / tgz.name).symlink_to(tgz)
+    return folder
+
+
+@pytest.fixture
+def make_server(sas_only: Path) -> Iterator[MakeServer]:
+    """Start registries (serving the SAS packages of ../shared); all stopped at teardown."""
     servers: list[RegistryServer] = []
 
-    def make(mode: str = "ok", folder: Path | None = shared_packages) -> RegistryServer:
+    def make(mode: str = "ok", folder: Path | None = sas_only) -> RegistryServer:
         server = RegistryServer(folder)
         server.mode = mode
         servers.append(server)
