@@ -1,0 +1,240 @@
+"""Compare computed snapshots with published ones (the measure of :mod:`igtools.ir.snapshot`).
+
+For every StructureDefinition of a package that has both a differential and a snapshot,
+the snapshot is recomputed from the differential (the package's own profiles are all
+recomputed, so a profile deriving from another of the package uses the computed base) and
+compared element by element with the published one on the facets that matter to igtools.
+
+``python -m igtools.ir.snapshot_compare --package-dir DIR [PACKAGE ...]`` prints
+"identical / total" per package and, with ``-v``, the differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from igtools.errors import IgtoolsError
+from igtools.ir.snapshot import SnapshotGenerator
+from igtools.packages.index import ResourceIndex
+
+Json = dict[str, Any]
+
+_PREFIXES = ("fixed", "pattern")
+
+
+@dataclass
+class ProfileResult:
+    url: str
+    differences: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def identical(self) -> bool:
+        return self.error is None and not self.differences
+
+
+def _types(el: Json) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    out = []
+    for t in el.get("type") or []:
+        if isinstance(t, dict):
+            out.append(
+                (
+                    str(t.get("code")),
+                    tuple(t.get("profile") or ()),
+                    tuple(t.get("targetProfile") or ()),
+                )
+            )
+    return out
+
+
+def _prefixed(el: Json) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in el.items()
+        for p in _PREFIXES
+        if k.startswith(p) and k[len(p) : len(p) + 1].isupper()
+    }
+
+
+def _binding(el: Json) -> tuple[Any, Any] | None:
+    b = el.get("binding")
+    if not isinstance(b, dict):
+        return None
+    return b.get("strength"), b.get("valueSet")
+
+
+def _base(el: Json) -> tuple[Any, Any, Any] | None:
+    b = el.get("base")
+    if not isinstance(b, dict):
+        return None
+    return b.get("path"), b.get("min"), b.get("max")
+
+
+def _slicing(el: Json) -> Any:
+    s = el.get("slicing")
+    if not isinstance(s, dict):
+        return None
+    return (
+        [(d.get("type"), d.get("path")) for d in s.get("discriminator") or []],
+        s.get("rules"),
+        bool(s.get("ordered")),
+    )
+
+
+def _text(value: Any) -> Any:
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+
+
+FACETS: dict[str, Any] = {
+    "min": lambda e: e.get("min"),
+    "max": lambda e: e.get("max"),
+    "type": _types,
+    "binding": _binding,
+    "fixed/pattern": _prefixed,
+    "constraint": lambda e: sorted(
+        str(c.get("key")) for c in e.get("constraint") or [] if isinstance(c, dict)
+    ),
+    "mustSupport": lambda e: bool(e.get("mustSupport")),
+    "isModifier": lambda e: bool(e.get("isModifier")),
+    "slicing": _slicing,
+    "sliceName": lambda e: e.get("sliceName"),
+    "short": lambda e: _text(e.get("short")),
+    "definition": lambda e: _text(e.get("definition")),
+    "maxLength": lambda e: e.get("maxLength"),
+    "base": _base,
+}
+
+
+def compare_elements(generated: list[Json], published: list[Json]) -> list[str]:
+    """Differences between two snapshots' element lists (empty when identical)."""
+    gen_ids = [str(e.get("id")) for e in generated]
+    pub_ids = [str(e.get("id")) for e in published]
+    out: list[str] = []
+    if gen_ids != pub_ids:
+        missing = [i for i in pub_ids if i not in set(gen_ids)]
+        extra = [i for i in gen_ids if i not in set(pub_ids)]
+        if missing:
+            out.append(
+                f"missing elements: {', '.join(missing[:8])}" + (" ..." * (len(missing) > 8))
+            )
+        if extra:
+            out.append(f"extra elements: {', '.join(extra[:8])}" + (" ..." * (len(extra) > 8)))
+        if not missing and not extra:
+            first = next(i for i, (a, b) in enumerate(zip(gen_ids, pub_ids, strict=True)) if a != b)
+            out.append(f"element order differs at #{first}: {gen_ids[first]} vs {pub_ids[first]}")
+    gen_by_id = {str(e.get("id")): e for e in generated}
+    for pub in published:
+        gen = gen_by_id.get(str(pub.get("id")))
+        if gen is None:
+            continue
+        for facet, get in FACETS.items():
+            a, b = get(gen), get(pub)
+            if a != b:
+                out.append(f"{pub.get('id')}: {facet}: {_short(a)} != published {_short(b)}")
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _has_both(sd: Json) -> bool:
+    snap, diff = sd.get("snapshot"), sd.get("differential")
+    return (
+        isinstance(snap, dict)
+        and bool(snap.get("element"))
+        and isinstance(diff, dict)
+        and bool(diff.get("element"))
+    )
+
+
+def compare_package(index: ResourceIndex, package: str) -> list[ProfileResult]:
+    """Recompute and compare every StructureDefinition of ``package`` (``name#version``)."""
+    sds = [e.data for e in index.of_type("StructureDefinition", package) if _has_both(e.data)]
+    gen = SnapshotGenerator(index, regenerate=[str(sd.get("url")) for sd in sds])
+    results = []
+    for sd in sds:
+        url = str(sd.get("url"))
+        result = ProfileResult(url)
+        try:
+            generated = gen.snapshot_elements(url)
+        except IgtoolsError as exc:
+            result.error = str(exc)
+        else:
+            result.differences = compare_elements(generated, sd["snapshot"]["element"])
+        results.append(result)
+    return results
+
+
+def load_package_index(package_dir: Path, arg: str, cache: Path) -> tuple[ResourceIndex, str]:
+    """The index of package ``arg`` (``name#version``), its dependencies and the core."""
+    from igtools.packages import PackageLoader, Settings
+
+    loader = PackageLoader(Settings(cache_dir=cache, package_dirs=[package_dir], offline=True))
+    pset = loader.load(arg)
+    if not any(p.name == "hl7.fhir.r4.core" for p in pset.packages):
+        core = loader.fetch(_core_ref())
+        pset.index = ResourceIndex([*pset.packages, core])
+    return pset.index, pset.root.id
+
+
+def _core_ref() -> Any:
+    from igtools.packages.spec import PackageRef
+
+    return PackageRef("hl7.fhir.r4.core", "4.0.1")
+
+
+def packages_in(folder: Path) -> list[str]:
+    """``name#version`` of every package archive of ``folder`` (but the core)."""
+    out = []
+    for p in sorted(folder.glob("*.tgz")):
+        stem = p.name[: -len(".tgz")]
+        name, _, version = stem.partition("-")
+        while version and not version[:1].isdigit():
+            more, _, version = version.partition("-")
+            name = f"{name}-{more}"
+        if name != "hl7.fhir.r4.core":
+            out.append(f"{name}#{version}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m igtools.ir.snapshot_compare")
+    parser.add_argument("--package-dir", type=Path, required=True)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("packages", nargs="*", help="name#version (default: every .tgz)")
+    args = parser.parse_args(argv)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache_dir or Path(tmp)
+        total_same = total = 0
+        for arg in args.packages or packages_in(args.package_dir):
+            index, pkg_id = load_package_index(args.package_dir, arg, cache)
+            start = time.perf_counter()
+            results = compare_package(index, pkg_id)
+            took = time.perf_counter() - start
+            same = sum(r.identical for r in results)
+            total_same += same
+            total += len(results)
+            print(f"{pkg_id:55} {same:4d} / {len(results):4d} identical  ({took:.2f} s)")
+            if args.verbose:
+                for r in results:
+                    if r.identical:
+                        continue
+                    print(f"  {r.url}")
+                    for line in ([r.error] if r.error else r.differences)[: 10 * args.verbose]:
+                        print(f"    {line}")
+        print(f"{'total':55} {total_same:4d} / {total:4d} identical")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

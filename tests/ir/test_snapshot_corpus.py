@@ -1,0 +1,67 @@
+"""The measure of snapshot generation: every published snapshot of ../shared, recomputed.
+
+For each package of ``../shared/fhir-packages`` (but hl7.fhir.r4.core), every
+StructureDefinition with a differential and a snapshot has its snapshot recomputed from
+the differential and compared element by element with the published one
+(:func:`igtools.ir.snapshot_compare.compare_package`). The number of identical profiles
+must not drop below the floor recorded here; the differences of the others are printed
+(``pytest -s``). Raise a floor when generation improves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from igtools.ir.snapshot_compare import compare_package, load_package_index, packages_in
+
+# identical / total per package, as measured (see docs/snapshots.md for what differs)
+FLOORS: dict[str, tuple[int, int]] = {
+    "ans.fhir.fr.annuaire#1.2.0-snapshot-2": (26, 48),
+    "ans.fhir.fr.cds#2.0.1": (0, 6),
+    "ans.fhir.fr.eclaire#0.3.1": (15, 18),
+    "ans.fhir.fr.eprescription#1.1.0-ballot": (10, 22),
+    "ans.fhir.fr.pdsm#3.1.1": (2, 9),
+    "ans.fhir.fr.sas#1.1.0": (1, 19),
+    "ans.fhir.fr.sas#1.2.0": (2, 20),
+    "ans.fhir.fr.tddui#1.1.0": (1, 2),
+    "ans.fhir.fr.telesurveillance#0.1.0": (0, 1),
+    "hl7.fhir.fr.core#2.1.0": (38, 63),
+    "hl7.fhir.fr.core#2.2.0": (37, 64),
+    "hl7.fhir.us.core#6.1.0": (49, 59),
+    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (617, 680),
+    "hl7.terminology.r4#7.0.1": (9, 9),
+}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("snapshot-cache")
+
+
+def _package_ids() -> list[str]:
+    from tests.conftest import SHARED
+
+    folder = SHARED / "fhir-packages"
+    return packages_in(folder) if folder.is_dir() else ["(no ../shared)"]
+
+
+@pytest.mark.parametrize("package", _package_ids())
+def test_regenerated_snapshots_match_published(package: str, cache: Path) -> None:
+    from tests.conftest import shared_path
+
+    folder = shared_path("fhir-packages")
+    index, pkg_id = load_package_index(folder, package, cache)
+    results = compare_package(index, pkg_id)
+    same = sum(r.identical for r in results)
+    for r in results:
+        if not r.identical:
+            print(f"{r.url}:")
+            for line in [r.error] if r.error else r.differences[:20]:
+                print(f"    {line}")
+    print(f"{pkg_id}: {same} / {len(results)} identical")
+    assert results, f"{pkg_id}: no StructureDefinition with a differential and a snapshot"
+    floor, total = FLOORS.get(pkg_id, (0, len(results)))
+    assert len(results) == total
+    assert same >= floor, f"{pkg_id}: {same} identical, the floor is {floor}"
