@@ -49,3 +49,10 @@ def docs(session: nox.Session) -> None:
     """igtools' own documentation, built strictly (docs/ -> .site/)."""
     session.install("-e", ".")
     session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def corpus(session: nox.Session) -> None:
+    """igtools over every IG of ../shared: validate vs the reference validator's QA."""
+    session.install("-e", ".")
+    session.run("python", "-m", "corpus", *session.posargs)

@@ -137,6 +137,14 @@ class IgtoolsGroup(click.Group):
     help="Network timeout in seconds.",
 )
 @click.option(
+    "--substitute",
+    "substitutes",
+    multiple=True,
+    metavar="NAME[#VERSION]=VERSION",
+    help="Use another version of a dependency that cannot be had, with a warning naming "
+    "both (repeatable; e.g. hl7.terminology.r4#7.2.0=7.0.1; NAME alone: any version).",
+)
+@click.option(
     "--project",
     "project_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -153,6 +161,7 @@ def cli(
     offline: bool,
     strict: bool,
     timeout: float,
+    substitutes: tuple[str, ...],
     project_dir: Path | None,
     verbose: int,
     quiet: int,
@@ -176,7 +185,16 @@ def cli(
         dirs += [d for d in project.package_dirs if d not in dirs]
         if not regs and project.registries is not None:
             regs = project.registries
+    subs = dict(project.substitutes) if project is not None else {}
+    for item in substitutes:
+        key, sep, version = item.partition("=")
+        if not sep or not key.strip() or not version.strip():
+            raise click.BadParameter(
+                f"{item!r}: expected NAME[#VERSION]=VERSION", param_hint="--substitute"
+            )
+        subs[key.strip()] = version.strip()
     settings = Settings(
+        substitutes=subs,
         cache_dir=(cache_dir or default_cache_dir()).expanduser(),
         package_dirs=dirs,
         registries=regs or list(DEFAULT_REGISTRIES),
@@ -727,11 +745,12 @@ def validate_cmd(
     Errors carry a FHIRPath-style location, the rule broken and the profile.
     Exit code: 0 all valid, 1 any invalid, 2 input error.
     """
-    from igtools.ir import build_ir
+    from igtools.ir.build import IRBuilder
     from igtools.validate.validator import Validator
 
     pset = app.load(package)
-    validator = Validator(build_ir(pset), invariants=not no_invariants)
+    builder = IRBuilder(pset)
+    validator = Validator(builder.build(), invariants=not no_invariants, builder=builder)
     if profile is not None:
         validator.resolve_profile(profile)  # a bad --profile is a usage error, early
     any_invalid = False

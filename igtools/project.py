@@ -15,6 +15,10 @@ the folder that holds ``ig-input/``)::
     package-dirs = ["../packages"]       # offline registries (folders of .tgz)
     registries = ["https://packages.fhir.org"]   # replaces the default registries
 
+    [packages.substitutes]               # a dependency version that cannot be had ->
+    "hl7.terminology.r4#7.2.0" = "7.0.1" # one that can (used with a warning); a key
+    "some.package" = "1.0.0"             # without #version stands for any version
+
 The project is found from ``--project DIR``, else ``IGTOOLS_PROJECT``, else the first
 folder from the current one upwards that holds ``ig-input/igtools.toml``.
 """
@@ -42,6 +46,8 @@ class Project:
     output: Path = Path("generated")
     package_dirs: list[Path] = field(default_factory=list)
     registries: list[str] | None = None
+    # dependency versions that cannot be had -> the version used instead
+    substitutes: dict[str, str] = field(default_factory=dict)
     # examples: the searched resource type of each scenario Bundle (profile URL or name)
     example_match: dict[str, str] = field(default_factory=dict)
     # stubs: what the IG's pages require but its CapabilityStatements leave out
@@ -92,6 +98,12 @@ def load_project(root: Path) -> Project:
     output = _get(out, "dir", str, f"{cfg_file}: [output]") or "generated"
     dirs = _get(pkgs, "package-dirs", list, f"{cfg_file}: [packages]") or []
     registries = _get(pkgs, "registries", list, f"{cfg_file}: [packages]")
+    subs = _get(pkgs, "substitutes", dict, f"{cfg_file}: [packages]") or {}
+    for key, value in subs.items():
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"{cfg_file}: [packages.substitutes] {key!r} must name a version, got {value!r}"
+            )
     # a package given as a relative path is relative to the project too
     if package.startswith(".") or "/" in package:
         package = str(rel(package))
@@ -110,4 +122,5 @@ def load_project(root: Path) -> Project:
         output=rel(output),
         package_dirs=[rel(str(d)) for d in dirs],
         registries=[str(r) for r in registries] if registries is not None else None,
+        substitutes={str(k): str(v) for k, v in subs.items()},
     )

@@ -46,6 +46,9 @@ class Settings:
     strict: bool = False
     timeout: float = 30.0
     limits: Limits = field(default_factory=Limits.from_env)
+    # a dependency version that cannot be had -> one that can: keys "name#version" (that
+    # version only) or "name" (any version of it); used with a warning naming both
+    substitutes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,7 +244,7 @@ class PackageLoader:
                 status.source, status.location = have.origin, have.location
                 continue
             try:
-                pkg = self.fetch(PackageRef(name, wanted))
+                pkg = self._fetch_or_substitute(name, wanted, warnings)
             except PackageError as exc:
                 status.reason = str(exc)
                 if name in CORE_PACKAGES:
@@ -275,6 +278,25 @@ class PackageLoader:
                 + "; ".join(f"{d.name}#{d.wanted} ({d.reason})" for d in pset.missing)
             )
         return pset
+
+    def _fetch_or_substitute(self, name: str, wanted: str, warnings: list[str]) -> Package:
+        """The dependency ``name#wanted``, else the version configured to stand in for it."""
+        try:
+            return self.fetch(PackageRef(name, wanted))
+        except PackageError as exc:
+            subs = self.settings.substitutes
+            sub = subs.get(f"{name}#{wanted}") or subs.get(name)
+            if not sub or sub == wanted:
+                raise
+            try:
+                pkg = self.fetch(PackageRef(name, sub))
+            except PackageError as sub_exc:
+                raise PackageError(f"{exc}; its substitute {name}#{sub}: {sub_exc}") from sub_exc
+            warnings.append(
+                f"dependency {name}#{wanted} not available: using {name}#{pkg.version} "
+                "instead (substitute from the configuration)"
+            )
+            return pkg
 
     def _report_unresolved(self, pset: PackageSet) -> None:
         core_provided = any(

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from igtools.errors import IgtoolsError, XmlContentError
 from igtools.ir.model import IG
-from igtools.packages.resources import parse_resource_json, parse_resource_xml
+from igtools.packages.resources import parse_resource_xml, read_resource_json
+from igtools.runtime import fhirjson
 from igtools.runtime.validation import Issue, Rules, validate
 from igtools.validate.rules import build_rules
 
@@ -54,14 +53,13 @@ class Result:
         return {"resourceType": "OperationOutcome", "issue": issues}
 
 
-def _loc(resource_type: str, loc: tuple[int | str, ...]) -> str:
-    out = resource_type
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}"
-    return out
+def _base_issue(issue: fhirjson.JsonIssue, data: Any) -> Issue:
+    """A JSON rule issue as a validation issue of the base resource (rule ``structure``,
+    or ``ele-1``/``ext-1`` as the profile rules name them)."""
+    rt = data.get("resourceType") if isinstance(data, dict) else None
+    profile = f"base {rt}" if isinstance(rt, str) and fhirjson.is_resource_type(rt) else "FHIR R4"
+    rule = issue.rule if issue.rule in (fhirjson.EMPTY, fhirjson.EXT_1) else "structure"
+    return Issue("error", issue.location, issue.message, rule, profile)
 
 
 class Validator:
@@ -81,21 +79,10 @@ class Validator:
         raise IgtoolsError(f"--profile {ref}: no such profile in {self.ig.package}")
 
     def base_issues(self, data: dict[str, Any]) -> list[Issue]:
-        from fhir.resources.R4B import get_fhir_model_class
-
-        rt = str(data.get("resourceType"))
-        try:
-            model = get_fhir_model_class(rt)
-        except (KeyError, ValueError):
-            return [Issue("error", rt, f"unknown resource type {rt!r}", "structure", "FHIR R4")]
-        try:
-            model.model_validate(data)
-        except ValidationError as exc:
-            return [
-                Issue("error", _loc(rt, tuple(e["loc"])), e["msg"], "structure", f"base {rt}")
-                for e in exc.errors()
-            ]
-        return []
+        """The FHIR R4 JSON rules (:mod:`igtools.runtime.fhirjson`): JSON types and formats
+        of primitives, known elements and resource types, arrays, nulls, empty values,
+        elements the base definition requires; nested resources by their own type."""
+        return [_base_issue(i, data) for i in fhirjson.check_resource(data)]
 
     def validate_resource(self, data: dict[str, Any], profile: str | None = None) -> list[Issue]:
         issues = self.base_issues(data)
@@ -147,9 +134,10 @@ class Validator:
                 rt = _xml_root(raw)
                 message = str(exc).split(": ", 1)[-1]
                 return Result(str(path), [Issue("error", rt, message, "structure", f"base {rt}")])
-        else:
-            data = parse_resource_json(raw, str(path))
-        return Result(str(path), self.validate_resource(data, profile))
+            return Result(str(path), self.validate_resource(data, profile))
+        data, duplicates = read_resource_json(raw, str(path))
+        found = [_base_issue(i, data) for i in duplicates]
+        return Result(str(path), found + self.validate_resource(data, profile))
 
 
 def _xml_root(raw: bytes) -> str:
@@ -163,10 +151,13 @@ def _xml_root(raw: bytes) -> str:
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
+    """Each issue once; a JSON rule (ele-1, ext-1, the base structure) once whichever
+    profile or nested resource reported it."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for i in issues:
-        key = (i.location, i.message, i.profile)
+        base = i.rule in ("ele-1", "ext-1") or i.profile.startswith("base ")
+        key = (i.location, i.message, i.rule if base else i.profile)
         if key not in seen:
             seen.add(key)
             out.append(i)

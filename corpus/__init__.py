@@ -1,0 +1,1 @@
+"""The corpus runner: igtools over every IG of ../shared (``nox -s corpus``)."""

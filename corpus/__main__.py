@@ -1,0 +1,104 @@
+"""``python -m corpus [--package NAME#VERSION]... [--no-invariants] [--details]``
+
+igtools over every IG of ../shared: each example validated by igtools and compared with
+the reference validator's verdict on the same file (../shared/ig-qa). Prints a table per
+IG and the disagreements; exit 1 on any false rejection (an example igtools rejects
+that the reference accepts) or crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from corpus.classes import UNREPRODUCIBLE
+from corpus.validation import PackageResult, qa_packages, validate_package
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+VERDICTS = ("agree-valid", "agree-invalid", "false-rejection", "miss", "unreproducible", "crash")
+
+
+def _table(results: list[PackageResult]) -> Table:
+    table = Table(title="igtools validate vs the HL7 reference validator (IG Publisher QA)")
+    table.add_column("package")
+    table.add_column("examples", justify="right")
+    for v in VERDICTS:
+        table.add_column(v, justify="right")
+    table.add_column("miss %", justify="right")
+    table.add_column("s", justify="right")
+    total: Counter[str] = Counter()
+    n_total = 0
+    for r in results:
+        c = Counter(e.verdict for e in r.examples)
+        total.update(c)
+        n = len(r.examples)
+        n_total += n
+        miss = 100 * c["miss"] / n if n else 0.0
+        table.add_row(
+            r.package,
+            str(n),
+            *(str(c[v]) for v in VERDICTS),
+            f"{miss:.1f}",
+            f"{r.seconds:.1f}",
+        )
+    miss = 100 * total["miss"] / n_total if n_total else 0.0
+    table.add_row(
+        "all", str(n_total), *(str(total[v]) for v in VERDICTS), f"{miss:.1f}", "", style="bold"
+    )
+    return table
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m corpus", description=__doc__)
+    ap.add_argument("--package", action="append", help="only this package (repeatable)")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared folder")
+    ap.add_argument("--no-invariants", action="store_true", help="skip FHIRPath invariants")
+    ap.add_argument("--details", action="store_true", help="every disagreement's messages")
+    args = ap.parse_args()
+    console = Console()
+    if not (args.shared / "ig-qa").is_dir():
+        console.print(f"{args.shared}/ig-qa absent: the corpus lives in ../shared")
+        return 2
+    packages = args.package or qa_packages(args.shared)
+    results = []
+    with tempfile.TemporaryDirectory() as cache:
+        for pkg in packages:
+            with console.status(f"{pkg}..."):
+                r = validate_package(
+                    pkg, args.shared, Path(cache), invariants=not args.no_invariants
+                )
+            results.append(r)
+            for e in r.examples:
+                if e.verdict not in ("false-rejection", "miss", "crash"):
+                    continue
+                console.print(f"[bold]{e.verdict}[/] {pkg} {e.file}", highlight=False)
+                if not args.details:
+                    continue
+                for m in e.igtools:
+                    console.print(f"    igtools: {m}", highlight=False, markup=False)
+                for q in e.reference:
+                    console.print(
+                        f"    reference: line {q.line}: {q.message} ({q.type})",
+                        highlight=False,
+                        markup=False,
+                    )
+    console.print(_table(results))
+    left: Counter[str] = Counter()
+    for r in results:
+        for e in r.examples:
+            left.update(e.left_out)
+    console.print("Reference errors left out (not reproducible without a terminology server):")
+    for cls in UNREPRODUCIBLE:
+        console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
+    bad = sum(r.count("false-rejection") + r.count("crash") for r in results)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The rules the HL7 reference validator applies to every Bundle, beyond its invariants.
+
+- ``fullUrl`` is required on each entry, except in transactions, batches and their
+  responses; when present it is an absolute URL, and a RESTful one
+  (``.../Type/id``) ends with the entry resource's type and id;
+- an entry without ``fullUrl`` cannot anchor relative references: each relative
+  reference inside it is an error, and the entry is reported once;
+
+Unique ``fullUrl`` values are the core invariant bdl-7, checked with the invariants.
+
+Locations are FHIRPath-style (``Bundle.entry[2].fullUrl``); messages follow the
+reference's wording so that users can compare.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+JSON = Any
+
+FULLURL_OPTIONAL = frozenset({"transaction", "transaction-response", "batch", "batch-response"})
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_RESTFUL = re.compile(
+    r"^(?:https?://[^\s]*?/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+
+
+def is_absolute(url: str) -> bool:
+    return bool(_ABSOLUTE.match(url))
+
+
+def relative_references(value: JSON, loc: str) -> Iterator[tuple[str, str]]:
+    """(location, reference) of each relative literal reference in ``value``, not
+    descending into contained or nested resources (they have their own context)."""
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        if isinstance(ref, str) and ref and not ref.startswith("#") and not is_absolute(ref):
+            yield f"{loc}.reference", ref
+        for k, v in value.items():
+            if k not in ("contained", "resource"):
+                yield from relative_references(v, f"{loc}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from relative_references(v, f"{loc}[{i}]")
+
+
+def bundle_issues(bundle: JSON) -> list[tuple[str, str, str]]:
+    """(location, message, rule) of each Bundle rule ``bundle`` breaks."""
+    out: list[tuple[str, str, str]] = []
+    if not isinstance(bundle, dict):
+        return out
+    btype = bundle.get("type") if isinstance(bundle.get("type"), str) else ""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return out
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        loc = f"Bundle.entry[{i}]"
+        full = entry.get("fullUrl")
+        res = entry.get("resource")
+        rtype = res.get("resourceType") if isinstance(res, dict) else None
+        rid = res.get("id") if isinstance(res, dict) else None
+        if isinstance(full, str) and full:
+            if not is_absolute(full):
+                out.append(
+                    (f"{loc}.fullUrl", f"The fullUrl '{full}' must be an absolute URL", "bundle")
+                )
+            else:
+                m = _RESTFUL.match(full)
+                if m is not None and isinstance(rtype, str):
+                    if not isinstance(rid, str):
+                        out.append(
+                            (
+                                f"{loc}.fullUrl",
+                                f"The fullUrl '{full}' looks like a RESTful server URL, so "
+                                "the resource must have an id",
+                                "bundle",
+                            )
+                        )
+                    elif not full.endswith(f"/{rtype}/{rid}") and full != f"{rtype}/{rid}":
+                        out.append(
+                            (
+                                f"{loc}.fullUrl",
+                                f"The fullUrl '{full}' looks like a RESTful server URL, so it "
+                                f"must end with the resource type and id ({rtype}/{rid})",
+                                "bundle",
+                            )
+                        )
+        elif btype not in FULLURL_OPTIONAL:
+            out.append(
+                (
+                    loc,
+                    "Except for transactions and batches, each entry in a Bundle must have a "
+                    "fullUrl which is the identity of the resource in the entry",
+                    "bundle",
+                )
+            )
+            if isinstance(res, dict):
+                refs = list(relative_references(res, f"{loc}.resource"))
+                if refs:
+                    out.append((loc, "Bundle entry missing fullUrl", "bundle"))
+                for ref_loc, _ref in refs:
+                    out.append(
+                        (
+                            ref_loc,
+                            "Relative Reference appears inside Bundle whose entry is missing "
+                            "a fullUrl",
+                            "bundle",
+                        )
+                    )
+    return out
