@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from igtools.errors import ResourceFileError, XmlContentError
+from igtools.runtime import fhirjson
+from igtools.runtime.fhirjson import JsonIssue
 
 FHIR_NS = "http://hl7.org/fhir"
 
@@ -28,11 +30,26 @@ def parse_json(data: bytes, source: str) -> Any:
         raise ResourceFileError(
             f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"
         ) from exc
+    except RecursionError as exc:
+        raise ResourceFileError(f"{source}: JSON nested too deep to be read") from exc
+    except ValueError as exc:  # a number of thousands of digits
+        raise ResourceFileError(f"{source}: invalid JSON: {exc}") from exc
 
 
 def parse_resource_json(data: bytes, source: str) -> Resource:
     obj = parse_json(data, source)
     return check_resource(obj, source)
+
+
+def read_resource_json(data: bytes, source: str) -> tuple[Resource, list[JsonIssue]]:
+    """An instance to validate, read the strict way (:func:`igtools.runtime.fhirjson.parse`):
+    a :class:`ResourceFileError` naming ``source`` (line, column or depth) when it cannot
+    be read, and the duplicate keys found (path and key) as issues."""
+    try:
+        obj, duplicates = fhirjson.parse(data)
+    except fhirjson.FhirJsonError as exc:
+        raise ResourceFileError(f"{exc.where(source)}: {exc.message}") from exc
+    return check_resource(obj, source), duplicates
 
 
 def check_resource(obj: Any, source: str) -> Resource:

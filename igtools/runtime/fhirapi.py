@@ -19,8 +19,10 @@ Behaviour, per FHIR R4 REST:
   such profiles usually demand at least one entry); an unknown parameter is ignored with
   a warning OperationOutcome entry, or 400 under ``Prefer: handling=strict``;
 * request bodies (``application/fhir+json``, ``application/json+fhir`` or
-  ``application/json``) are checked against the base resource (400) and the profiles the
-  statement names for the type (422, the OperationOutcome naming each element path);
+  ``application/json``) are read the strict way (400 for malformed JSON, duplicate keys,
+  nesting too deep, numbers too large), checked against the FHIR R4 JSON rules of
+  :mod:`.fhirjson` (400) and the profiles the statement names for the type (422); the
+  OperationOutcome names each element path;
 * ``create`` answers 201 with ``Location``; a conditional update creates when nothing
   matches (201) and is 412 when several do;
 * every error is an OperationOutcome; a 500 never carries a traceback.
@@ -43,6 +45,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import fhirjson
 from .search import ParamDef, SearchRequest, parse_search
 from .store import (
     Gone,
@@ -238,6 +241,11 @@ class StoreHandlers(Handlers):
 BaseValidator = Callable[[JSON], list[tuple[str, str]]]  # -> [(location, message)]
 
 
+def fhir_json_validator(data: JSON) -> list[tuple[str, str]]:
+    """Base-resource checks: the FHIR R4 JSON rules (:mod:`.fhirjson`)."""
+    return [(i.location, i.message) for i in fhirjson.check_resource(data)]
+
+
 def fhir_resources_validator(data: JSON) -> list[tuple[str, str]]:
     """Base-resource checks with fhir.resources (R4B)."""
     from fhir.resources.R4B import get_fhir_model_class
@@ -269,7 +277,7 @@ class _Route:
 class AppConfig:
     rules: Mapping[str, Rules] = field(default_factory=dict)
     others: Mapping[str, Sequence[ParamDef]] = field(default_factory=dict)
-    base_validator: BaseValidator | None = fhir_resources_validator
+    base_validator: BaseValidator | None = fhir_json_validator
     invariants: bool = True
     max_count: int = 1000
 
@@ -368,9 +376,14 @@ def build_app(
         if len(raw) > MAX_BODY:
             raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FhirError(400, "structure", f"the body is not JSON: {exc}") from exc
+            data, duplicates = fhirjson.parse(raw)
+        except fhirjson.FhirJsonError as exc:
+            where = f" (line {exc.line}, col {exc.col})" if exc.line is not None else ""
+            raise FhirError(400, "structure", f"the body is not JSON: {exc}{where}") from exc
+        if duplicates:
+            text = "; ".join(str(d) for d in duplicates)
+            raise FhirError(400, "structure", text, [d.location for d in duplicates])
+        return data
 
     async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
         data = await json_body(request, ACCEPTED_TYPES, FHIR_JSON)

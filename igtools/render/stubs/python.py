@@ -32,7 +32,8 @@ from igtools.runtime.validation import Rules
 from igtools.validate.rules import build_rules
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
-SERVER_RUNTIME = ("fhirapi.py", "search.py", "store.py", "tls.py", "validation.py")
+TYPES_TABLE = RUNTIME_DIR.parent / "data" / "fhir-r4-types.json"
+SERVER_RUNTIME = ("fhirapi.py", "fhirjson.py", "search.py", "store.py", "tls.py", "validation.py")
 
 
 def pysrc(value: Any) -> str:
@@ -165,6 +166,7 @@ class StubsRenderer:
             )
             for name in SERVER_RUNTIME:
                 (rt / name).write_text(self.header() + (RUNTIME_DIR / name).read_text("utf-8"))
+            (rt / TYPES_TABLE.name).write_bytes(TYPES_TABLE.read_bytes())  # read by fhirjson
             (pkg / "py.typed").write_text("")
             data = pkg / "data"
             data.mkdir(exist_ok=True)
