@@ -290,6 +290,60 @@ def _fill_out_from_base(profile: Json, usage: Json) -> Json:
     return res
 
 
+def _ext_profile(t: Json) -> bool:
+    return t.get("code") == "Extension" and bool(t.get("profile"))
+
+
+def _slice_minimums(node: Node) -> None:
+    """A sliced element's min is at least the sum of its slices' mins."""
+    for c in node.children:
+        _slice_minimums(c)
+    for sl in node.slices:
+        _slice_minimums(sl)
+    if node.slices:
+        total = 0
+        for sl in node.slices:
+            if "/" not in str(sl.el.get("sliceName")):
+                m = sl.el.get("min")
+                total += m if isinstance(m, int) else 0
+        m = node.el.get("min")
+        if isinstance(m, int) and total > m:
+            node.el["min"] = total
+
+
+def _extension_doco(el: Json) -> None:
+    """The publisher drops the generic docs of an extension element it constrains."""
+    el["short"] = "Extension"
+    el["definition"] = "An Extension"
+    for key in ("comment", "requirements", "alias", "mapping"):
+        el.pop(key, None)
+
+
+def _pin(ref: Any, version: str) -> Any:
+    if isinstance(ref, str) and ref.startswith("http://hl7.org/fhir/") and "|" not in ref:
+        return f"{ref}|{version}"
+    return ref
+
+
+def _pinned(el: Json, version: str) -> Json:
+    """``el`` with its references to core resources versioned (``url|4.0.1``)."""
+    out = dict(el)
+    b = out.get("binding")
+    if isinstance(b, dict) and "valueSet" in b:
+        out["binding"] = {**b, "valueSet": _pin(b["valueSet"], version)}
+    if isinstance(out.get("type"), list):
+        types = []
+        for t in out["type"]:
+            if isinstance(t, dict):
+                t = dict(t)
+                for key in ("profile", "targetProfile"):
+                    if isinstance(t.get(key), list):
+                        t[key] = [_pin(r, version) for r in t[key]]
+            types.append(t)
+        out["type"] = types
+    return out
+
+
 def _is_extension(el: Json) -> bool:
     path = str(el.get("path") or "")
     return path == "Extension" or path.endswith((".extension", ".modifierExtension"))
@@ -316,19 +370,29 @@ def _choice_match(node: Node, name: str) -> tuple[Node, str] | None:
 class SnapshotGenerator:
     """Computes snapshots for StructureDefinitions resolved through ``index``.
 
-    ``regenerate``: canonical URLs whose snapshot is computed even when the index holds
-    one (the corpus test removes the published snapshots this way); a StructureDefinition
-    without a snapshot is always computed. Results are cached by URL.
+    ``pin_core_versions``: write the references that elements inherited from the core
+    specification make to its own resources with the core's version (``|4.0.1``), as
+    recent IG Publishers do. ``regenerate``: canonical URLs whose snapshot is computed
+    even when the index holds one (the corpus test removes the published snapshots this
+    way); a StructureDefinition without a snapshot is always computed. Results are cached by URL.
     """
 
-    def __init__(self, index: ResourceIndex, regenerate: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        index: ResourceIndex,
+        regenerate: Iterable[str] = (),
+        pin_core_versions: bool = False,
+    ) -> None:
         self.index = index
         self.regenerate = set(regenerate)
+        self.pin_core_versions = pin_core_versions
         self._snapshots: dict[str, list[Json]] = {}
         self._trees: dict[str, Node] = {}
         self._in_progress: list[str] = []
         self._extra: dict[str, Json] = {}
         self._fresh: set[int] = set()  # slices created for the differential element at hand
+        # per generation: nodes the differential constrained, implicitly type-sliced nodes
+        self._state: list[tuple[set[int], list[Node]]] = []
 
     # ------------------------------------------------------------------ lookups
 
@@ -350,6 +414,8 @@ class SnapshotGenerator:
         if base_url in self._extra:
             return self._extra[base_url], ""
         entry = self.index.resolve(url)
+        if entry is None and "|" in url:  # another version than the one asked for
+            entry = self.index.resolve(base_url)
         if entry is None or entry.resource_type != "StructureDefinition":
             return None
         return entry.data, entry.package
@@ -380,6 +446,9 @@ class SnapshotGenerator:
             web = CORE_WEB.get(found[1].split("#")[0]) if found else None
             if web is not None:
                 elements = [_absolute_links(e, web) for e in elements]
+                if self.pin_core_versions and found:
+                    version = found[1].split("#", 1)[1]
+                    elements = [_pinned(e, version) for e in elements]
             tree = tree_of(elements, f"StructureDefinition {url}")
             self._trees[key] = tree
         return tree
@@ -420,13 +489,30 @@ class SnapshotGenerator:
             if diff and diff[0].get("path") == sd_type:
                 root.el = dict(root.orig)
                 root.el.pop("base", None)
-        for d in diff:
-            eid = d.get("id")
-            if not isinstance(eid, str):
-                eid = self._id_from_path(d)
-            node = self._locate(root, eid, url, d, specialization)
-            self._merge(node, d, url, id(node) in self._fresh)
-            self._fresh.discard(id(node))
+        touched: set[int] = set()
+        implicit: list[Node] = []
+        self._state.append((touched, implicit))
+        try:
+            for d in diff:
+                eid = d.get("id")
+                if not isinstance(eid, str):
+                    eid = self._id_from_path(d)
+                node = self._locate(root, eid, url, d, specialization)
+                self._merge(node, d, url, id(node) in self._fresh)
+                self._fresh.discard(id(node))
+                touched.add(id(node))
+        finally:
+            self._state.pop()
+        for node in implicit:
+            # type slices without a [x] element in the differential: only their types
+            types: list[Json] = []
+            for sl in node.slices:
+                for t in _types(sl.el):
+                    if not any(t.get("code") == x.get("code") for x in types):
+                        types.append(_copy(t))
+            if types:
+                node.el["type"] = types
+        _slice_minimums(root)
         return root
 
     @staticmethod
@@ -452,9 +538,8 @@ class SnapshotGenerator:
                 match = _choice_match(node, name)
                 if match is not None:
                     child, code = match
-                    if not sl:
-                        sl = name
-                        self._ensure_type_slicing(child)
+                    self._type_slicing(child, implicit=not sl)
+                    sl = sl or name
                     node = self._slice(child, sl, url, eid)
                     node.el["type"] = [
                         _copy(t) for t in _types(node.el) if t.get("code") == code
@@ -470,17 +555,26 @@ class SnapshotGenerator:
                     )
             node = child
             if sl:
+                if name.endswith("[x]"):
+                    self._type_slicing(node)
                 node = self._slice(node, sl, url, eid)
         return node
 
-    @staticmethod
-    def _ensure_type_slicing(node: Node) -> None:
-        if "slicing" not in node.el:
-            node.el["slicing"] = {
-                "discriminator": [{"type": "type", "path": "$this"}],
-                "ordered": False,
-                "rules": "open",
-            }
+    def _type_slicing(self, node: Node, implicit: bool = False) -> None:
+        """Slices of a choice element, sliced by type: closed to the types of the slices
+        when the differential names them (``value[x]:valueQuantity``) without the [x]
+        element, open for a bare rename (``valueQuantity``)."""
+        if "slicing" in node.el:
+            return
+        touched, pending = self._state[-1]
+        rules = "open" if implicit or id(node) in touched else "closed"
+        if rules == "closed":
+            pending.append(node)
+        node.el["slicing"] = {
+            "discriminator": [{"type": "type", "path": "$this"}],
+            "ordered": False,
+            "rules": rules,
+        }
 
     def _slice(self, node: Node, sl: str, url: str, eid: str) -> Node:
         parts = sl.split("/")
@@ -489,6 +583,14 @@ class SnapshotGenerator:
             name = "/".join(parts[: i + 1])
             found = cur.slice(name)
             if found is None:
+                if cur is node and "slicing" not in node.el and _is_extension(node.el):
+                    # slices without a slicing entry: extensions are sliced by url
+                    _extension_doco(node.el)
+                    node.el["slicing"] = {
+                        "discriminator": [{"type": "value", "path": "url"}],
+                        "ordered": False,
+                        "rules": "open",
+                    }
                 found = cur.clone(with_slices=False)
                 found.el.pop("slicing", None)
                 found.el["sliceName"] = name
@@ -549,7 +651,7 @@ class SnapshotGenerator:
             }
         d_types = _types(d)
         d_profile = None
-        if len(d_types) == 1 and d_types[0].get("code") != "Reference":
+        if len(d_types) == 1 and d_types[0].get("code") == "Extension":
             profiles = d_types[0].get("profile") or []
             if profiles and isinstance(profiles[0], str):
                 d_profile = self._profile_root(profiles[0], url)
@@ -570,16 +672,12 @@ class SnapshotGenerator:
             el["min"] = 0
         is_ext = _is_extension(el)
         if is_ext:
-            # the publisher drops the generic docs of an extension it constrains
-            el["short"] = "Extension"
-            el["definition"] = "An Extension"
-            for key in ("comment", "requirements", "alias", "mapping"):
-                el.pop(key, None)
+            _extension_doco(el)
         root = None
         el_types = _types(el)
-        if el.get("sliceName") and len(el_types) == 1 and el_types[0].get("profile"):
+        if el.get("sliceName") and len(el_types) == 1 and _ext_profile(el_types[0]):
             root = self._profile_root(str(el_types[0]["profile"][0]), url)
-        if root is None and len(d_types) == 1 and d_types[0].get("profile"):
+        if root is None and len(d_types) == 1 and _ext_profile(d_types[0]):
             root = self._profile_root(str(d_types[0]["profile"][0]), url)
         if root is not None:
             for key in ("definition", "short"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from igtools.errors import IgtoolsError
-from igtools.ir.snapshot import SnapshotGenerator
+from igtools.ir.snapshot import FHIR_SD, SnapshotGenerator
 from igtools.packages.index import ResourceIndex
 
 Json = dict[str, Any]
@@ -154,10 +154,27 @@ def _has_both(sd: Json) -> bool:
     )
 
 
+def pins_core(sds: list[Json]) -> bool:
+    """Whether the published snapshots version their references to core profiles.
+
+    Recent IG Publishers write ``Reference(http://hl7.org/fhir/StructureDefinition/X|4.0.1)``
+    in what profiles inherit from the core; this cannot be told from a differential.
+    """
+    for sd in sds:
+        for el in sd["snapshot"]["element"]:
+            for t in el.get("type") or []:
+                for ref in t.get("targetProfile") or []:
+                    if isinstance(ref, str) and ref.startswith(FHIR_SD) and "|" in ref:
+                        return True
+    return False
+
+
 def compare_package(index: ResourceIndex, package: str) -> list[ProfileResult]:
     """Recompute and compare every StructureDefinition of ``package`` (``name#version``)."""
     sds = [e.data for e in index.of_type("StructureDefinition", package) if _has_both(e.data)]
-    gen = SnapshotGenerator(index, regenerate=[str(sd.get("url")) for sd in sds])
+    gen = SnapshotGenerator(
+        index, regenerate=[str(sd.get("url")) for sd in sds], pin_core_versions=pins_core(sds)
+    )
     results = []
     for sd in sds:
         url = str(sd.get("url"))

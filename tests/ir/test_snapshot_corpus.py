@@ -18,19 +18,19 @@ from igtools.ir.snapshot_compare import compare_package, load_package_index, pac
 
 # identical / total per package, as measured (see docs/snapshots.md for what differs)
 FLOORS: dict[str, tuple[int, int]] = {
-    "ans.fhir.fr.annuaire#1.2.0-snapshot-2": (26, 48),
-    "ans.fhir.fr.cds#2.0.1": (0, 6),
+    "ans.fhir.fr.annuaire#1.2.0-snapshot-2": (38, 48),
+    "ans.fhir.fr.cds#2.0.1": (1, 6),
     "ans.fhir.fr.eclaire#0.3.1": (15, 18),
-    "ans.fhir.fr.eprescription#1.1.0-ballot": (10, 22),
+    "ans.fhir.fr.eprescription#1.1.0-ballot": (18, 22),
     "ans.fhir.fr.pdsm#3.1.1": (2, 9),
     "ans.fhir.fr.sas#1.1.0": (1, 19),
     "ans.fhir.fr.sas#1.2.0": (2, 20),
     "ans.fhir.fr.tddui#1.1.0": (1, 2),
-    "ans.fhir.fr.telesurveillance#0.1.0": (0, 1),
+    "ans.fhir.fr.telesurveillance#0.1.0": (1, 1),
     "hl7.fhir.fr.core#2.1.0": (38, 63),
-    "hl7.fhir.fr.core#2.2.0": (37, 64),
-    "hl7.fhir.us.core#6.1.0": (49, 59),
-    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (617, 680),
+    "hl7.fhir.fr.core#2.2.0": (44, 64),
+    "hl7.fhir.us.core#6.1.0": (52, 59),
+    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (664, 680),
     "hl7.terminology.r4#7.0.1": (9, 9),
 }
 
