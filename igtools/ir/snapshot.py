@@ -78,7 +78,17 @@ class Node:
     of that, not of the element as the differential has changed it.
     """
 
-    __slots__ = ("children", "el", "name", "orig", "orig_children", "orig_slices", "slices")
+    __slots__ = (
+        "children",
+        "el",
+        "fresh",
+        "name",
+        "orig",
+        "orig_children",
+        "orig_slices",
+        "slices",
+        "touched",
+    )
 
     def __init__(self, orig: Json, name: str) -> None:
         self.orig = orig
@@ -88,6 +98,8 @@ class Node:
         self.slices: list[Node] = []
         self.orig_children: list[Node] = []
         self.orig_slices: list[Node] = []
+        self.fresh = False  # a slice created for the differential element at hand
+        self.touched = False  # constrained by the differential being applied
 
     def freeze(self) -> None:
         """Record the current structure as the original one (after building a tree)."""
@@ -390,9 +402,8 @@ class SnapshotGenerator:
         self._trees: dict[str, Node] = {}
         self._in_progress: list[str] = []
         self._extra: dict[str, Json] = {}
-        self._fresh: set[int] = set()  # slices created for the differential element at hand
-        # per generation: nodes the differential constrained, implicitly type-sliced nodes
-        self._state: list[tuple[set[int], list[Node]]] = []
+        # per generation: the choice elements type-sliced without their [x] in the differential
+        self._state: list[list[Node]] = []
 
     # ------------------------------------------------------------------ lookups
 
@@ -489,18 +500,17 @@ class SnapshotGenerator:
             if diff and diff[0].get("path") == sd_type:
                 root.el = dict(root.orig)
                 root.el.pop("base", None)
-        touched: set[int] = set()
         implicit: list[Node] = []
-        self._state.append((touched, implicit))
+        self._state.append(implicit)
         try:
             for d in diff:
                 eid = d.get("id")
                 if not isinstance(eid, str):
                     eid = self._id_from_path(d)
                 node = self._locate(root, eid, url, d, specialization)
-                self._merge(node, d, url, id(node) in self._fresh)
-                self._fresh.discard(id(node))
-                touched.add(id(node))
+                self._merge(node, d, url, node.fresh)
+                node.fresh = False
+                node.touched = True
         finally:
             self._state.pop()
         for node in implicit:
@@ -566,8 +576,8 @@ class SnapshotGenerator:
         element, open for a bare rename (``valueQuantity``)."""
         if "slicing" in node.el:
             return
-        touched, pending = self._state[-1]
-        rules = "open" if implicit or id(node) in touched else "closed"
+        pending = self._state[-1]
+        rules = "open" if implicit or node.touched else "closed"
         if rules == "closed":
             pending.append(node)
         node.el["slicing"] = {
@@ -596,7 +606,7 @@ class SnapshotGenerator:
                 found.el["sliceName"] = name
                 found.orig = dict(found.el)
                 cur.slices.append(found)
-                self._fresh.add(id(found))
+                found.fresh = True
             cur = found
         return cur
 
