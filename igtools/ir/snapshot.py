@@ -79,6 +79,7 @@ class Node:
     """
 
     __slots__ = (
+        "auto_sliced",
         "children",
         "el",
         "fresh",
@@ -100,6 +101,7 @@ class Node:
         self.orig_slices: list[Node] = []
         self.fresh = False  # a slice created for the differential element at hand
         self.touched = False  # constrained by the differential being applied
+        self.auto_sliced = False  # slicing added for slices the differential did not introduce
 
     def freeze(self) -> None:
         """Record the current structure as the original one (after building a tree)."""
@@ -307,12 +309,14 @@ def _ext_profile(t: Json) -> bool:
 
 
 def _slice_minimums(node: Node) -> None:
-    """A sliced element's min is at least the sum of its slices' mins."""
+    """The min of an element sliced implicitly is the sum of its slices' mins."""
     for c in node.children:
         _slice_minimums(c)
     for sl in node.slices:
         _slice_minimums(sl)
-    if node.slices:
+    base = node.el.get("base")
+    repeats = not (isinstance(base, dict) and base.get("max") == "1")
+    if node.slices and node.auto_sliced and repeats:
         total = 0
         for sl in node.slices:
             if "/" not in str(sl.el.get("sliceName")):
@@ -601,6 +605,8 @@ class SnapshotGenerator:
                         "ordered": False,
                         "rules": "open",
                     }
+                if cur is node and not node.touched:
+                    node.auto_sliced = True  # slices without their slicing entry
                 found = cur.clone(with_slices=False)
                 found.el.pop("slicing", None)
                 found.el["sliceName"] = name
