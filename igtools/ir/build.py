@@ -51,7 +51,9 @@ class IRBuilder:
             vs = self.terminology.value_set(b.value_set)
             if vs is not None and vs.codes is not None:
                 b.codes, b.complete, b.note = vs.codes, vs.complete, vs.note
-                continue
+                b.open_systems = vs.open_systems
+                if vs.complete or not (b.strength == "required" and "code" in el.type_codes):
+                    continue
             core = None
             if b.strength == "required" and "code" in el.type_codes:
                 core = core_code_list(el.base_path)
@@ -60,7 +62,10 @@ class IRBuilder:
 
                 b.codes = [Concept(None, c) for c in core]
                 b.complete = True
+                b.open_systems = []
                 b.note = "codes from fhir.resources (base resource code list)"
+            elif b.codes is not None:
+                continue
             else:
                 b.note = (
                     f"value set {b.value_set} not found in the package set"

@@ -73,6 +73,9 @@ class Binding:
     codes: list[Concept] | None = None
     complete: bool = False  # codes is the whole value set
     note: str | None = None  # why codes is None or partial
+    # when not None: the value set is ``codes`` plus (perhaps) codes of these systems only,
+    # so a code of any other system can be judged ([] when complete)
+    open_systems: list[str] | None = None
 
 
 @dataclass
@@ -253,6 +256,7 @@ class ValueSet:
     complete: bool  # codes is the whole value set
     note: str | None = None  # why not complete
     includes: list[dict[str, Any]] = field(default_factory=list)  # compose.include as given
+    open_systems: list[str] | None = None  # as Binding.open_systems
 
 
 @dataclass

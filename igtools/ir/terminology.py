@@ -1,29 +1,96 @@
-"""Value set expansion from what the package set holds.
+"""Value set expansion from what the package set holds, without a terminology server.
 
-Sources, in order: a value set's own ``expansion``; its ``compose`` (explicit concepts,
-whole code systems found in the index, other value sets); for required bindings of
-``code`` elements of base resources, the code lists fhir.resources carries
-(``enum_values``). Filters are not evaluated: such a value set is marked incomplete,
-with the reason, never silently narrowed.
+Sources, in order: a value set's own ``expansion`` (when complete); its ``compose``:
+explicit concepts, whole code systems found in the package set, simple filters on a
+loaded code system (``is-a``, ``descendent-of``, ``is-not-a``, ``generalizes``, ``=``,
+``in``, ``not-in``, ``exists``, ``regex``), other value sets (``include.valueSet``,
+intersected), ``exclude``; for required bindings of ``code`` elements of base resources,
+the code lists fhir.resources carries (``enum_values``, see :func:`core_code_list`).
+
+What cannot be expanded is never silently narrowed. An expansion is the codes known to
+be in the value set plus its *open systems*: code systems some (unknown) codes of which
+may also be in it (a code system missing from the package set, or not complete, a filter
+that cannot be evaluated). A code of any other system is in the value set exactly when it
+is among the codes, so it can still be judged. When an include cannot be bounded at all
+(a value set missing from the package set), ``open_systems`` is None: nothing is judged.
+
+Value sets and code systems are looked up by canonical URL (``url|version``: that
+version, else whichever the package set has) and expanded once, on first use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from igtools.ir.codesystems import CodeSystemIndex, FilterError
 from igtools.ir.model import CodeSystem, Concept, ValueSet
 from igtools.packages import ResourceIndex
+from igtools.packages.resources import ResourceEntry
+
+Key = tuple[str | None, str]
 
 
-def _flatten(concepts: list[Any], system: str | None) -> list[Concept]:
+@dataclass
+class Expansion:
+    """Codes known to be in a value set; ``open``: systems that may add more (None:
+    anything may); ``exact``: the codes are certain members (no guess involved)."""
+
+    codes: list[Concept] = field(default_factory=list)
+    open: set[str] | None = field(default_factory=set)
+    exact: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.exact and self.open == set()
+
+    def keys(self) -> set[Key]:
+        return {(c.system, c.code) for c in self.codes}
+
+
+def _dedupe(concepts: Iterable[Concept]) -> list[Concept]:
+    seen: set[Key] = set()
     out: list[Concept] = []
-    for c in concepts or []:
-        if not isinstance(c, dict) or not isinstance(c.get("code"), str):
-            continue
-        out.append(Concept(system, c["code"], c.get("display")))
-        out.extend(_flatten(c.get("concept") or [], system))
+    for c in concepts:
+        key = (c.system, c.code)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
     return out
+
+
+def _union(parts: list[Expansion]) -> Expansion:
+    out = Expansion()
+    for p in parts:
+        out.codes.extend(p.codes)
+        out.exact = out.exact and p.exact
+        out.notes.extend(p.notes)
+        if out.open is not None:
+            out.open = None if p.open is None else out.open | p.open
+    out.codes = _dedupe(out.codes)
+    return out
+
+
+def _intersect(a: Expansion, b: Expansion) -> Expansion:
+    """Codes possibly in both: a code is possibly in an expansion when it is among its
+    codes or its system is open."""
+    if a.open is None:
+        a, b = b, a
+    if b.open is None:  # b is unbounded: a bounds the result, no longer exactly
+        return Expansion(
+            list(a.codes),
+            set(a.open or ()) if a.open is not None else None,
+            False,
+            a.notes + b.notes,
+        )
+    a_keys, b_keys = a.keys(), b.keys()
+    a_open, b_open = a.open or set(), b.open
+    codes = [c for c in a.codes if (c.system, c.code) in b_keys or c.system in b_open]
+    codes += [c for c in b.codes if (c.system, c.code) not in a_keys and c.system in a_open]
+    return Expansion(_dedupe(codes), a_open & b_open, a.exact and b.exact, a.notes + b.notes)
 
 
 def _contains(items: list[Any]) -> list[Concept]:
@@ -38,16 +105,38 @@ def _contains(items: list[Any]) -> list[Concept]:
 
 
 class Terminology:
+    """Code systems and value sets of a package set, expanded once each (by URL)."""
+
     def __init__(self, index: ResourceIndex) -> None:
         self.index = index
         self._vs: dict[str, ValueSet | None] = {}
         self._cs: dict[str, CodeSystem | None] = {}
+        self._csi: dict[str, CodeSystemIndex | None] = {}
+        self._exp: dict[str, Expansion | None] = {}
+
+    def _resolve(self, canonical: str, resource_type: str) -> ResourceEntry | None:
+        entry = self.index.resolve(canonical)
+        if entry is None and "|" in canonical:  # another version is better than none
+            entry = self.index.resolve(canonical.partition("|")[0])
+        if entry is None or entry.resource_type != resource_type:
+            return None
+        return entry
+
+    # ------------------------------------------------------------------ code systems
+
+    def code_system_index(self, url: str) -> CodeSystemIndex | None:
+        """The loaded code system at ``url`` with its hierarchy and properties."""
+        if url not in self._csi:
+            entry = self._resolve(url, "CodeSystem")
+            self._csi[url] = None if entry is None else CodeSystemIndex(entry.data)
+        return self._csi[url]
 
     def code_system(self, url: str) -> CodeSystem | None:
         if url not in self._cs:
-            entry = self.index.resolve(url)
+            entry = self._resolve(url, "CodeSystem")
             cs = None
-            if entry is not None and entry.resource_type == "CodeSystem":
+            idx = self.code_system_index(url)
+            if entry is not None and idx is not None:
                 d = entry.data
                 cs = CodeSystem(
                     url=str(d.get("url")),
@@ -57,22 +146,25 @@ class Terminology:
                     id=entry.id,
                     package=entry.package,
                     content=d.get("content"),
-                    concepts=_flatten(d.get("concept") or [], str(d.get("url"))),
+                    concepts=idx.concepts,
                     description=d.get("description"),
                 )
             self._cs[url] = cs
         return self._cs[url]
 
+    # ------------------------------------------------------------------ value sets
+
     def value_set(self, url: str) -> ValueSet | None:
         """The value set at ``url`` (``url|version`` accepted), expanded where possible."""
         if url in self._vs:
             return self._vs[url]
-        self._vs[url] = None  # cycle guard
-        entry = self.index.resolve(url)
-        if entry is None or entry.resource_type != "ValueSet":
+        entry = self._resolve(url, "ValueSet")
+        exp = self.expansion(url)
+        if entry is None or exp is None:
+            self._vs[url] = None
             return None
         d = entry.data
-        codes, complete, note = self._expand(d)
+        known = bool(exp.codes) or exp.open is not None
         vs = ValueSet(
             url=str(d.get("url")),
             version=d.get("version"),
@@ -81,78 +173,111 @@ class Terminology:
             id=entry.id,
             package=entry.package,
             description=d.get("description"),
-            codes=codes,
-            complete=complete,
-            note=note,
+            codes=exp.codes if known else None,
+            complete=exp.complete,
+            note="; ".join(dict.fromkeys(exp.notes)) or None,
             includes=list((d.get("compose") or {}).get("include") or []),
+            open_systems=sorted(exp.open) if exp.open is not None else None,
         )
         self._vs[url] = vs
         return vs
 
-    def _expand(self, d: dict[str, Any]) -> tuple[list[Concept] | None, bool, str | None]:
+    def expansion(self, url: str) -> Expansion | None:
+        """The expansion of the value set at ``url``; None when no loaded package has it."""
+        if url in self._exp:
+            found = self._exp[url]
+            if found is None:
+                return None
+            return found
+        entry = self._resolve(url, "ValueSet")
+        if entry is None:
+            self._exp[url] = None
+            return None
+        # cycle guard: a value set that includes itself adds nothing it does not have
+        self._exp[url] = Expansion([], None, False, [f"value set {url} includes itself"])
+        exp = self._expand(entry.data)
+        self._exp[url] = exp
+        return exp
+
+    def _expand(self, d: dict[str, Any]) -> Expansion:
         expansion = d.get("expansion")
+        given: Expansion | None = None
         if isinstance(expansion, dict) and expansion.get("contains"):
+            codes = _dedupe(_contains(expansion["contains"]))
             total = expansion.get("total")
-            codes = _contains(expansion["contains"])
-            complete = not isinstance(total, int) or total <= len(codes)
-            return codes, complete, None if complete else "the package's expansion is partial"
+            if not isinstance(total, int) or total <= len(codes):
+                return Expansion(codes)
+            given = Expansion(codes, None, False, ["the package's expansion is partial"])
         compose = d.get("compose")
         if not isinstance(compose, dict):
-            return None, False, "no compose and no expansion"
-        found: list[Concept] = []
-        notes: list[str] = []
-        for inc in compose.get("include") or []:
-            if isinstance(inc, dict):
-                found.extend(self._include(inc, notes) or [])
-        excluded: set[tuple[str | None, str]] = set()
+            return given or Expansion([], None, False, ["no compose and no expansion"])
+        includes = [i for i in compose.get("include") or [] if isinstance(i, dict)]
+        out = _union([self._include(i) for i in includes])
         for exc in compose.get("exclude") or []:
-            if isinstance(exc, dict):
-                excluded |= {(c.system, c.code) for c in self._include(exc, notes) or []}
-        seen: set[tuple[str | None, str]] = set()
-        out = []
-        for c in found:
-            key = (c.system, c.code)
-            if key not in excluded and key not in seen:
-                seen.add(key)
-                out.append(c)
-        if notes:
-            return (out or None), False, "; ".join(notes)
-        return out, True, None
-
-    def _include(self, inc: dict[str, Any], notes: list[str]) -> list[Concept] | None:
-        system = inc.get("system")
-        result: list[Concept] | None = None
-        if isinstance(system, str):
-            if inc.get("concept"):
-                result = [
-                    Concept(system, c["code"], c.get("display"))
-                    for c in inc["concept"]
-                    if isinstance(c, dict) and isinstance(c.get("code"), str)
-                ]
-            elif inc.get("filter"):
-                notes.append(f"filters on {system} not evaluated")
-                return None
-            else:
-                cs = self.code_system(system)
-                if cs is None:
-                    notes.append(f"code system {system} not available")
-                    return None
-                if cs.content not in (None, "complete"):
-                    notes.append(f"code system {system} content is {cs.content}")
-                result = list(cs.concepts)
-        for vs_url in inc.get("valueSet") or []:
-            vs = self.value_set(vs_url)
-            if vs is None or vs.codes is None:
-                notes.append(f"value set {vs_url} not available")
+            if not isinstance(exc, dict):
                 continue
-            if not vs.complete:
-                notes.append(f"value set {vs_url} only partly expanded")
-            if result is None:
-                result = list(vs.codes)
-            else:  # system and valueSet together: the intersection
-                keep = {(c.system, c.code) for c in vs.codes}
-                result = [c for c in result if (c.system, c.code) in keep]
+            ex = self._include(exc)
+            if ex.complete:
+                drop = ex.keys()
+                out.codes = [c for c in out.codes if (c.system, c.code) not in drop]
+            else:  # what is left is a superset: codes are no longer certain
+                out.exact = False
+                out.notes.append("an exclude could not be evaluated")
+                out.notes.extend(ex.notes)
+        if given is not None:  # the partial expansion's codes are members too
+            out.codes = _dedupe([*out.codes, *given.codes])
+        return out
+
+    def _include(self, inc: dict[str, Any]) -> Expansion:
+        system = inc.get("system")
+        parts: list[Expansion] = []
+        if isinstance(system, str):
+            parts.append(self._system_part(system, inc))
+        for vs_url in inc.get("valueSet") or []:
+            if not isinstance(vs_url, str):
+                continue
+            exp = self.expansion(vs_url)
+            if exp is None:
+                exp = Expansion([], None, False, [f"value set {vs_url} is not in the package set"])
+            parts.append(exp)
+        if not parts:
+            return Expansion([], None, False, ["an include with neither system nor valueSet"])
+        result = parts[0]
+        for p in parts[1:]:
+            result = _intersect(result, p)
         return result
+
+    def _system_part(self, system: str, inc: dict[str, Any]) -> Expansion:
+        concepts = inc.get("concept")
+        filters = inc.get("filter")
+        if concepts:
+            return Expansion(
+                _dedupe(
+                    Concept(system, c["code"], c.get("display"))
+                    for c in concepts
+                    if isinstance(c, dict) and isinstance(c.get("code"), str)
+                )
+            )
+        version = inc.get("version")
+        cs_url = f"{system}|{version}" if isinstance(version, str) and version else system
+        idx = self.code_system_index(cs_url)
+        if idx is None:
+            return Expansion(
+                [], {system}, True, [f"code system {system} is not in the package set"]
+            )
+        complete = idx.content == "complete"
+        note = [] if complete else [f"code system {system} content is {idx.content}"]
+        if filters:
+            if not complete:
+                return Expansion([], {system}, True, [*note, f"filters on {system} not evaluated"])
+            try:
+                codes = idx.filter([f for f in filters if isinstance(f, dict)])
+            except FilterError as exc:
+                return Expansion([], {system}, True, [f"{system}: {exc}: not evaluated"])
+            return Expansion(codes)
+        if complete:
+            return Expansion(list(idx.active))
+        return Expansion(list(idx.active), {system}, True, note)
 
 
 @cache

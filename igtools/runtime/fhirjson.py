@@ -19,8 +19,8 @@ read from ``fhir-r4-types.json`` (generated from hl7.fhir.r4.core 4.0.1 by
   types of one choice element (``valueString`` and ``valueBoolean``);
 * ``null`` anywhere but in a primitive array aligned with its ``_name`` array (and
   vice versa), arrays of different lengths;
-* empty objects, arrays and strings (ele-1), extensions with a value and nested
-  extensions (ext-1), elements required by the base definition (min 1);
+* empty objects, arrays and strings (ele-1), extensions with both or neither a value
+  and nested extensions (ext-1), elements required by the base definition (min 1);
 * contained resources, ``Bundle.entry.resource``, ``Parameters.parameter.resource``
   (every element of type Resource) by their own type.
 
@@ -446,8 +446,11 @@ class _Walker:
             for label, names in req:
                 if not any(n in obj or "_" + n in obj for n in names):
                     self.error(path, f"missing {label}: required (min 1) in R4 {tname}", REQUIRED)
-        if tname == "Extension" and choices and "extension" in obj:
-            self.error(path, "extension with both a value and nested extensions", EXT_1)
+        if tname == "Extension" and (choices is None) == ("extension" not in obj):
+            if choices:
+                self.error(path, "extension with both a value and nested extensions", EXT_1)
+            else:
+                self.error(path, "extension with neither a value nor nested extensions", EXT_1)
 
     def item(self, value: Any, ptype: str, kind: int, loc: str, depth: int) -> None:
         if kind == RESOURCE:

@@ -20,6 +20,9 @@ class RuleBuilder:
     def __init__(self, ig: IG) -> None:
         self.ig = ig
         self.warnings: list[str] = []
+        # bound codes as rule tuples, once per value set expansion (see _codes)
+        self._code_cache: dict[tuple[int, str], tuple[object, tuple[tuple[str | None, str], ...]]]
+        self._code_cache = {}
 
     # ------------------------------------------------------------------ public
 
@@ -54,15 +57,42 @@ class RuleBuilder:
                     return ()  # unknown target profile: no restriction we can check
         return tuple(dict.fromkeys(out))
 
-    def _codes(self, el: Element) -> tuple[tuple[tuple[str | None, str], ...] | None, str | None]:
+    def _codes(self, el: Element) -> dict[str, Any]:
+        """The binding fields of ``el``'s rule (see ``El.codes``): required and extensible
+        bindings of coded elements; {} when there is nothing to check."""
         b = el.binding
-        if b is None or b.strength != "required" or not b.codes or not b.complete:
-            return None, None
-        kinds = {t.code for t in el.types}
-        if len(kinds) != 1 or not kinds <= CODE_KINDS:
-            return None, None
+        if b is None or b.strength not in ("required", "extensible") or not b.value_set:
+            return {}
+        kinds = {t.code for t in el.types} & CODE_KINDS
+        if len(kinds) > 1:  # a choice: its coded type (see _check_binding), not its units
+            kinds -= {"Quantity", "string"}
+        if len(kinds) != 1:
+            return {}
         kind = kinds.pop()
-        return tuple((c.system, c.code) for c in b.codes), kind
+        judged = b.codes is not None and (b.complete or b.open_systems is not None)
+        if kind in ("code", "string", "uri") and not b.complete:
+            judged = False  # the system is implied: an open system could hold any code
+        if not judged:
+            self.warnings.append(
+                f"value set {b.value_set} ({b.strength} binding): "
+                f"{b.note or 'cannot be expanded'}: codes bound to it not checked"
+            )
+            if b.strength != "required" or kind != "CodeableConcept":
+                return {}  # required CodeableConcepts still need a coding (see _check_binding)
+            return {"code_kind": kind, "value_set": b.value_set, "strength": b.strength}
+        key = (id(b.codes), b.value_set)
+        cached = self._code_cache.get(key)
+        if cached is None or cached[0] is not b.codes:
+            codes = tuple(dict.fromkeys((c.system, c.code) for c in b.codes or ()))
+            cached = (b.codes, codes)
+            self._code_cache[key] = cached
+        return {
+            "codes": cached[1],
+            "code_kind": kind,
+            "value_set": b.value_set,
+            "strength": b.strength,
+            "open_systems": () if b.complete else tuple(b.open_systems or ()),
+        }
 
     def _invariants(self, el: Element, profile: Profile) -> tuple[Inv, ...]:
         out = []
@@ -99,7 +129,7 @@ class RuleBuilder:
         children = tuple(
             c for c in (self._element(ch, profile) for ch in el.children) if c is not None
         )
-        codes, kind = self._codes(el)
+        bound = self._codes(el)
         invariants = self._invariants(el, profile)
         targets = self._target_types(el)
         profiles = self._profiles(el)
@@ -124,7 +154,7 @@ class RuleBuilder:
             or choice_narrowed
             or fixed is not None
             or pattern is not None
-            or codes is not None
+            or bool(bound)
             or targets
             or profiles
             or invariants
@@ -140,15 +170,13 @@ class RuleBuilder:
             choice_stem=el.name[:-3] if el.is_choice and not is_root else None,
             fixed=fixed,
             pattern=pattern,
-            codes=codes,
-            code_kind=kind,
-            value_set=el.binding.value_set if el.binding else None,
             targets=targets,
             profiles=profiles,
             invariants=invariants,
             children=children,
             slicing_rules=el.slicing.rules if el.slicing else None,
             slices=slices,
+            **bound,
         )
 
     def _slice(self, sl: Element, sliced: Element, profile: Profile) -> El | None:
@@ -180,6 +208,8 @@ class RuleBuilder:
             codes=base.codes,
             code_kind=base.code_kind,
             value_set=base.value_set,
+            strength=base.strength,
+            open_systems=base.open_systems,
             targets=base.targets,
             profiles=base.profiles,
             invariants=base.invariants,
@@ -202,6 +232,13 @@ class RuleBuilder:
                             return Match(kind, path, t.profiles[0].partition("|")[0])
             if target is None:
                 return None
+            b = target.binding
+            if target.fixed is None and target.pattern is None and b and b.strength == "required":
+                # as the HL7 validator: a slice told apart by its required value set
+                bound = self._codes(target)
+                if not bound.get("codes") or bound.get("open_systems"):
+                    return None  # membership cannot be told: not evaluable
+                return Match("binding", path, (bound["code_kind"], bound["codes"]))
             value = compose_pattern(target)
             return None if value is None else Match(kind, path, value)
         if kind == "exists":

@@ -198,6 +198,7 @@ def test_valid_instances_pass(data: dict[str, Any]) -> None:
             ),
             [("Patient.extension[0]", "ext-1")],
         ),
+        (patient(extension=[{"url": "u"}]), [("Patient.extension[0]", "ext-1")]),
         # elements the base definition requires
         (patient(extension=[{"valueString": "x"}]), [("Patient.extension[0]", "required")]),
         ({"resourceType": "Observation", "code": {"text": "x"}}, [("Observation", "required")]),
@@ -390,3 +391,37 @@ def test_generated_server_ships_the_table(tmp_path: Path) -> None:
         assert [i.rule for i in mod.check_resource(patient(active="true"))] == ["json-type"]
     finally:
         del sys.modules[spec.name]
+
+
+# ------------------------------------------------------------------------------ the corpus
+
+
+def test_corpus_rejections_are_the_reference_validators() -> None:
+    """Every example of the ../shared packages that have a QA report: what fhirjson
+    rejects, the HL7 validator reported as an error on that file too."""
+    import tarfile
+
+    packages = shared_path("fhir-packages")
+    qa_root = shared_path("ig-qa")
+    checked, unconfirmed = 0, []
+    for qa_dir in sorted(p for p in qa_root.iterdir() if p.is_dir()):
+        tgz = packages / f"{qa_dir.name}.tgz"
+        if not tgz.exists():
+            continue
+        qa = (qa_dir / "qa-eslintcompact.txt").read_text(encoding="utf-8", errors="replace")
+        with tarfile.open(tgz) as tar:
+            for member in tar.getmembers():
+                if not (member.name.startswith("package/example/") and member.isfile()):
+                    continue
+                fh = tar.extractfile(member)
+                assert fh is not None
+                try:
+                    value, found = fhirjson.check_text(fh.read())
+                except fhirjson.FhirJsonError as exc:
+                    found = [fhirjson.JsonIssue("$", exc.message, "parse")]
+                checked += 1
+                name = f"/{Path(member.name).name}:"
+                if found and not any(name in ln and " Error - " in ln for ln in qa.splitlines()):
+                    unconfirmed.append(f"{qa_dir.name} {member.name}: {found[0]}")
+    assert checked > 100
+    assert unconfirmed == []

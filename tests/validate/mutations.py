@@ -251,7 +251,12 @@ def _walk(
 def _bad_codes(
     ig: IG, profile: Profile, el: Element, data: dict[str, Any], values: list[Path]
 ) -> Iterator[Mutation]:
-    candidates = [el, *el.slices]
+    # slices told apart by their value set ($this value/pattern discriminator, required
+    # binding): a code outside it only puts the item outside the slice (HL7 validator)
+    by_binding = el.slicing is not None and any(
+        d.type in ("value", "pattern") and d.path == "$this" for d in el.slicing.discriminators
+    )
+    candidates = [el, *([] if by_binding else el.slices)]
     for c in candidates:
         b = c.binding
         if (

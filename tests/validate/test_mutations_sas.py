@@ -28,9 +28,19 @@ def sas(
     return ig, Validator(ig)
 
 
+# examples the HL7 validator rejects too (its QA report): a CodeableConcept with text only
+# under a required binding ("No code provided") - see tests/validate/test_bindings_corpus.py
+REFERENCE_INVALID = {
+    "1.2.0": {"Bundle/ExampleBundlePSIndiv", "Slot/ExampleSlotPSIndiv3", "Slot/ExampleSlotPSIndiv5"}
+}
+
+
 def _suite(ig: IG) -> list[Mutation]:
     out = []
+    known = REFERENCE_INVALID.get(ig.version, set())
     for ex in ig.examples:
+        if f"{ex.resource_type}/{ex.id}" in known:
+            continue  # invalid to begin with: its variants would prove nothing
         for url in ex.profiles:
             prof = ig.profiles.get(url)
             if prof is not None:
@@ -40,8 +50,12 @@ def _suite(ig: IG) -> list[Mutation]:
 
 def test_every_example_is_valid(sas: tuple[IG, Validator]) -> None:
     ig, validator = sas
+    known = REFERENCE_INVALID.get(ig.version, set())
     for ex in ig.examples:
         issues = [i for i in validator.validate_resource(ex.data) if i.severity == "error"]
+        if f"{ex.resource_type}/{ex.id}" in known:
+            assert {i.rule for i in issues} == {"binding"}, [str(i) for i in issues]
+            continue
         assert issues == [], (ex.resource_type, ex.id, [str(i) for i in issues])
 
 
