@@ -552,7 +552,10 @@ class SnapshotGenerator:
                 match = _choice_match(node, name)
                 if match is not None:
                     child, code = match
-                    self._type_slicing(child, implicit=not sl)
+                    if not sl and len(_types(child.el)) == 1:
+                        node = child  # valueQuantity for a value[x] of one type: itself
+                        continue
+                    self._type_slicing(child, rename=not sl)
                     sl = sl or name
                     node = self._slice(child, sl, url, eid)
                     node.el["type"] = [
@@ -574,16 +577,17 @@ class SnapshotGenerator:
                 node = self._slice(node, sl, url, eid)
         return node
 
-    def _type_slicing(self, node: Node, implicit: bool = False) -> None:
+    def _type_slicing(self, node: Node, rename: bool = False) -> None:
         """Slices of a choice element, sliced by type: closed to the types of the slices
-        when the differential names them (``value[x]:valueQuantity``) without the [x]
-        element, open for a bare rename (``valueQuantity``)."""
+        when the differential names them (``value[x]:valueQuantity``) without constraining
+        the [x] element itself; open for a bare rename (``valueQuantity``)."""
         if "slicing" in node.el:
             return
         pending = self._state[-1]
-        rules = "open" if implicit or node.touched else "closed"
+        rules = "open" if rename or node.touched else "closed"
         if rules == "closed":
             pending.append(node)
+            node.auto_sliced = True
         node.el["slicing"] = {
             "discriminator": [{"type": "type", "path": "$this"}],
             "ordered": False,

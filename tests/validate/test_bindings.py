@@ -25,7 +25,7 @@ def validator(tmp_path_factory: pytest.TempPathFactory) -> Validator:
     folder = write_package(tmp)
     pset = PackageLoader(Settings(cache_dir=tmp / "c", offline=True)).load(str(folder))
     builder = IRBuilder(pset)
-    return Validator(builder.build(), builder=builder)
+    return Validator(builder.build())
 
 
 def _obs(**fields: Any) -> dict[str, Any]:
