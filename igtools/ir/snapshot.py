@@ -260,6 +260,8 @@ def _merge_slicing(base: Any, diff: Json) -> Json:
     for key in ("rules", "description"):
         if key in diff:
             out[key] = diff[key]
+    if isinstance(base, dict) and base.get("rules") == "closed":
+        out["rules"] = "closed"  # a closed slicing stays closed
     return out
 
 
@@ -306,6 +308,34 @@ def _fill_out_from_base(profile: Json, usage: Json) -> Json:
 
 def _ext_profile(t: Json) -> bool:
     return t.get("code") == "Extension" and bool(t.get("profile"))
+
+
+def _close_type_slicing(node: Node) -> None:
+    """Type slicing of a choice element (``processSimplePathWhereDiffsConstrainTypes``):
+    closed, a required slice makes the element required and of that type only, and types
+    left without a slice either open the slicing or, in an extension's value, go away."""
+    node.el["slicing"] = {
+        "discriminator": [{"type": "type", "path": "$this"}],
+        "ordered": False,
+        "rules": "closed",
+    }
+    fixed = None
+    for sl in node.slices:
+        m = sl.el.get("min")
+        if isinstance(m, int) and m > 0:
+            node.el["min"] = 1
+            types = _types(sl.el)
+            fixed = types[0].get("code") if len(types) == 1 else None
+    if fixed is not None:
+        node.el["type"] = [t for t in _types(node.el) if t.get("code") == fixed]
+    if node.el.get("max") != "0":
+        sliced = {t.get("code") for sl in node.slices for t in _types(sl.el)}
+        unsliced = [t for t in _types(node.el) if t.get("code") not in sliced]
+        if unsliced:
+            if "xtension.value" in str(node.el.get("path")):
+                node.el["type"] = [t for t in _types(node.el) if t.get("code") in sliced]
+            else:
+                node.el["slicing"]["rules"] = "open"
 
 
 def _slice_minimums(node: Node) -> None:
@@ -518,14 +548,7 @@ class SnapshotGenerator:
         finally:
             self._state.pop()
         for node in implicit:
-            # type slices without a [x] element in the differential: only their types
-            types: list[Json] = []
-            for sl in node.slices:
-                for t in _types(sl.el):
-                    if not any(t.get("code") == x.get("code") for x in types):
-                        types.append(_copy(t))
-            if types:
-                node.el["type"] = types
+            _close_type_slicing(node)
         _slice_minimums(root)
         return root
 
@@ -555,7 +578,7 @@ class SnapshotGenerator:
                     if not sl and len(_types(child.el)) == 1:
                         node = child  # valueQuantity for a value[x] of one type: itself
                         continue
-                    self._type_slicing(child, rename=not sl)
+                    self._type_slicing(child)
                     sl = sl or name
                     node = self._slice(child, sl, url, eid)
                     node.el["type"] = [
@@ -577,21 +600,28 @@ class SnapshotGenerator:
                 node = self._slice(node, sl, url, eid)
         return node
 
-    def _type_slicing(self, node: Node, rename: bool = False) -> None:
-        """Slices of a choice element, sliced by type: closed to the types of the slices
-        when the differential names them (``value[x]:valueQuantity``) without constraining
-        the [x] element itself; open for a bare rename (``valueQuantity``)."""
-        if "slicing" in node.el:
+    def _type_slicing(self, node: Node) -> None:
+        """A choice element the differential slices by type (settled by
+        :func:`_close_type_slicing` once the whole differential is applied)."""
+        if "slicing" in node.orig:
+            return  # already sliced in the base
+        if node.touched:  # the differential introduced the slicing: taken as it is
+            node.el.setdefault(
+                "slicing",
+                {
+                    "discriminator": [{"type": "type", "path": "$this"}],
+                    "ordered": False,
+                    "rules": "open",
+                },
+            )
             return
         pending = self._state[-1]
-        rules = "open" if rename or node.touched else "closed"
-        if rules == "closed":
+        if node not in pending:
             pending.append(node)
-            node.auto_sliced = True
         node.el["slicing"] = {
             "discriminator": [{"type": "type", "path": "$this"}],
             "ordered": False,
-            "rules": rules,
+            "rules": "closed",
         }
 
     def _slice(self, node: Node, sl: str, url: str, eid: str) -> Node:
