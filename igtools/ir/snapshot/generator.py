@@ -1,0 +1,346 @@
+"""The snapshot generator: bases resolved, differential elements located and merged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from igtools.ir.snapshot.facets import (
+    CORE_WEB,
+    FHIR_SD,
+    absolute_links,
+    close_type_slicing,
+    extension_doco,
+    is_extension,
+    merge_element,
+    pinned,
+    slice_minimums,
+)
+from igtools.ir.snapshot.tree import (
+    Json,
+    Node,
+    SnapshotGenerationError,
+    choice_match,
+    copy_json,
+    find,
+    split_id,
+    tree_of,
+    types_of,
+)
+from igtools.packages.index import ResourceIndex
+
+
+class SnapshotGenerator:
+    """Computes snapshots for StructureDefinitions resolved through ``index``.
+
+    ``pin_core_versions``: write the references that elements inherited from the core
+    specification make to its own resources with the core's version (``|4.0.1``), as
+    recent IG Publishers do. ``regenerate``: canonical URLs whose snapshot is computed
+    even when the index holds one (the corpus test removes the published snapshots this
+    way); a StructureDefinition without a snapshot is always computed. Results are cached by URL.
+    """
+
+    def __init__(
+        self,
+        index: ResourceIndex,
+        regenerate: Iterable[str] = (),
+        pin_core_versions: bool = False,
+    ) -> None:
+        self.index = index
+        self.regenerate = set(regenerate)
+        self.pin_core_versions = pin_core_versions
+        self._snapshots: dict[str, list[Json]] = {}
+        self._trees: dict[str, Node] = {}
+        self._in_progress: list[str] = []
+        self._extra: dict[str, Json] = {}
+        # per generation: the choice elements type-sliced without their [x] in the differential
+        self._state: list[list[Node]] = []
+
+    # ------------------------------------------------------------------ lookups
+
+    def add(self, sd: Json) -> None:
+        """Make a StructureDefinition known (one not in the index, or a replacement)."""
+        url = sd.get("url")
+        if isinstance(url, str):
+            self._extra[url] = sd
+            self._snapshots.pop(url, None)
+            self._trees.pop(url, None)
+
+    def _sd(self, url: str) -> Json | None:
+        found = self._sd_entry(url)
+        return found[0] if found else None
+
+    def _sd_entry(self, url: str) -> tuple[Json, str] | None:
+        """(StructureDefinition, package ``name#version`` or ``""``) for ``url``."""
+        base_url = url.split("|", 1)[0]
+        if base_url in self._extra:
+            return self._extra[base_url], ""
+        entry = self.index.resolve(url)
+        if entry is None and "|" in url:  # another version than the one asked for
+            entry = self.index.resolve(base_url)
+        if entry is None or entry.resource_type != "StructureDefinition":
+            return None
+        return entry.data, entry.package
+
+    def snapshot_elements(self, url: str, wanted_by: str = "") -> list[Json]:
+        """The snapshot elements of the StructureDefinition ``url`` (computed if needed)."""
+        key = url.split("|", 1)[0]
+        cached = self._snapshots.get(key)
+        if cached is not None:
+            return cached
+        sd = self._sd(url)
+        if sd is None:
+            by = f" (base of {wanted_by})" if wanted_by else ""
+            raise SnapshotGenerationError(f"StructureDefinition {url} not found{by}")
+        snap = sd.get("snapshot")
+        elements = snap.get("element") if isinstance(snap, dict) else None
+        if key in self.regenerate or not isinstance(elements, list) or not elements:
+            elements = self.generate(sd)
+        self._snapshots[key] = elements
+        return elements
+
+    def _tree(self, url: str, wanted_by: str) -> Node:
+        key = url.split("|", 1)[0]
+        tree = self._trees.get(key)
+        if tree is None:
+            elements = self.snapshot_elements(url, wanted_by)
+            found = self._sd_entry(url)
+            web = CORE_WEB.get(found[1].split("#")[0]) if found else None
+            if web is not None:
+                elements = [absolute_links(e, web) for e in elements]
+                if self.pin_core_versions and found:
+                    version = found[1].split("#", 1)[1]
+                    elements = [pinned(e, version) for e in elements]
+            tree = tree_of(elements, f"StructureDefinition {url}")
+            self._trees[key] = tree
+        return tree
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, sd: Json) -> list[Json]:
+        """The snapshot elements of ``sd`` computed from its differential and base."""
+        url = str(sd.get("url") or sd.get("id") or "?")
+        if url in self._in_progress:
+            chain = " -> ".join([*self._in_progress[self._in_progress.index(url) :], url])
+            raise SnapshotGenerationError(f"circular baseDefinition chain: {chain}")
+        base_url = sd.get("baseDefinition")
+        if not isinstance(base_url, str) or not base_url:
+            raise SnapshotGenerationError(
+                f"StructureDefinition {url}: no baseDefinition to compute a snapshot from"
+            )
+        diff = sd.get("differential")
+        diff_elements = diff.get("element") if isinstance(diff, dict) else None
+        if not isinstance(diff_elements, list):
+            diff_elements = []
+        self._in_progress.append(url)
+        try:
+            base_root = self._tree(base_url, url).clone()
+            root = self._apply(sd, base_root, [d for d in diff_elements if isinstance(d, dict)])
+        finally:
+            self._in_progress.pop()
+        out: list[Json] = []
+        self._emit(root, "", "", None, out, url)
+        return out
+
+    def _apply(self, sd: Json, root: Node, diff: list[Json]) -> Node:
+        url = str(sd.get("url"))
+        sd_type = sd.get("type")
+        specialization = sd.get("derivation") == "specialization"
+        if specialization and isinstance(sd_type, str) and sd_type != root.name:
+            root.name = sd_type
+            if diff and diff[0].get("path") == sd_type:
+                root.el = dict(root.orig)
+                root.el.pop("base", None)
+        implicit: list[Node] = []
+        self._state.append(implicit)
+        try:
+            for d in diff:
+                eid = d.get("id")
+                if not isinstance(eid, str):
+                    eid = self._id_from_path(d)
+                node = self._locate(root, eid, url, d, specialization)
+                merge_element(node, d, url, node.fresh, lambda u: self._profile_root(u, url))
+                node.fresh = False
+                node.touched = True
+        finally:
+            self._state.pop()
+        for node in implicit:
+            close_type_slicing(node)
+        slice_minimums(root)
+        return root
+
+    @staticmethod
+    def _id_from_path(d: Json) -> str:
+        path = str(d.get("path") or "")
+        sl = d.get("sliceName")
+        return f"{path}:{sl}" if isinstance(sl, str) and sl else path
+
+    def _locate(self, root: Node, eid: str, url: str, d: Json, new_ok: bool) -> Node:
+        segs = split_id(eid)
+        if segs[0] != root.name:
+            raise SnapshotGenerationError(
+                f"StructureDefinition {url}: differential element {eid!r} is not below "
+                f"{root.name!r}"
+            )
+        node = root
+        for seg in segs[1:]:
+            name, _, sl = seg.partition(":")
+            if not node.children and name:
+                self._unfold(node, url, eid)
+            child = node.child(name)
+            if child is None:
+                match = choice_match(node, name)
+                if match is not None:
+                    child, code = match
+                    if not sl and len(types_of(child.el)) == 1:
+                        node = child  # valueQuantity for a value[x] of one type: itself
+                        continue
+                    self._type_slicing(child)
+                    sl = sl or name
+                    node = self._slice(child, sl, url, eid)
+                    node.el["type"] = [
+                        copy_json(t) for t in types_of(node.el) if t.get("code") == code
+                    ] or [{"code": code}]
+                    continue
+                if new_ok:
+                    child = Node({}, name)
+                    node.children.append(child)
+                else:
+                    raise SnapshotGenerationError(
+                        f"StructureDefinition {url}: differential element {eid!r}: "
+                        f"no element {name!r} in the base definition"
+                    )
+            node = child
+            if sl:
+                if name.endswith("[x]"):
+                    self._type_slicing(node)
+                node = self._slice(node, sl, url, eid)
+        return node
+
+    def _type_slicing(self, node: Node) -> None:
+        """A choice element the differential slices by type (settled by
+        :func:`close_type_slicing` once the whole differential is applied)."""
+        if "slicing" in node.orig:
+            return  # already sliced in the base
+        if node.touched:  # the differential introduced the slicing: taken as it is
+            node.el.setdefault(
+                "slicing",
+                {
+                    "discriminator": [{"type": "type", "path": "$this"}],
+                    "ordered": False,
+                    "rules": "open",
+                },
+            )
+            return
+        pending = self._state[-1]
+        if node not in pending:
+            pending.append(node)
+        node.el["slicing"] = {
+            "discriminator": [{"type": "type", "path": "$this"}],
+            "ordered": False,
+            "rules": "closed",
+        }
+
+    def _slice(self, node: Node, sl: str, url: str, eid: str) -> Node:
+        parts = sl.split("/")
+        cur = node
+        for i in range(len(parts)):
+            name = "/".join(parts[: i + 1])
+            found = cur.slice(name)
+            if found is None:
+                if cur is node and "slicing" not in node.el and is_extension(node.el):
+                    # slices without a slicing entry: extensions are sliced by url
+                    extension_doco(node.el)
+                    node.el["slicing"] = {
+                        "discriminator": [{"type": "value", "path": "url"}],
+                        "ordered": False,
+                        "rules": "open",
+                    }
+                if cur is node and not node.touched:
+                    node.auto_sliced = True  # slices without their slicing entry
+                found = cur.clone(with_slices=False)
+                found.el.pop("slicing", None)
+                found.el["sliceName"] = name
+                found.orig = dict(found.el)
+                cur.slices.append(found)
+                found.fresh = True
+            cur = found
+        return cur
+
+    def _unfold(self, node: Node, url: str, eid: str) -> None:
+        """Give ``node`` the children of its type (or of the element it references)."""
+        ref = node.el.get("contentReference")
+        if isinstance(ref, str) and "#" in ref:
+            target_id = ref.split("#", 1)[1]
+            type_name = target_id.split(".", 1)[0]
+            target = find(self._tree(FHIR_SD + type_name, url), target_id)
+            if target is None:
+                raise SnapshotGenerationError(
+                    f"StructureDefinition {url}: {eid}: contentReference {ref} not found"
+                )
+            node.children = [c.clone() for c in target.orig_children]
+            node.el.pop("contentReference", None)
+            node.el["type"] = copy_json(target.orig.get("type") or [])
+            return
+        types = types_of(node.el)
+        if len(types) == 1:
+            t = types[0]
+            profiles = [p for p in t.get("profile") or [] if isinstance(p, str)]
+            code = str(t.get("code") or "")
+            type_url = profiles[0] if profiles else (code if ":" in code else FHIR_SD + code)
+            if profiles and self._sd(type_url) is None:
+                type_url = FHIR_SD + code
+        elif types:  # several types: only the children common to all (Element's)
+            type_url = FHIR_SD + "Element"
+        else:
+            raise SnapshotGenerationError(
+                f"StructureDefinition {url}: differential element {eid!r} constrains below "
+                "an element that has no type"
+            )
+        tree = self._tree(type_url, url)
+        node.children = [c.clone() for c in tree.orig_children]
+
+    def _profile_root(self, url: str, wanted_by: str) -> Json | None:
+        if self._sd(url) is None:
+            return None
+        elements = self.snapshot_elements(url, wanted_by)
+        return elements[0] if elements else None
+
+    # ------------------------------------------------------------------ output
+
+    def _emit(
+        self,
+        node: Node,
+        parent_path: str,
+        parent_id: str,
+        slice_of: str | None,
+        out: list[Json],
+        url: str,
+    ) -> None:
+        el = copy_json(node.el)
+        path = f"{parent_path}.{node.name}" if parent_path else node.name
+        stem = f"{parent_id}.{node.name}" if parent_id else node.name
+        sl = el.get("sliceName")
+        eid = f"{slice_of}:{sl}" if slice_of is not None and isinstance(sl, str) else stem
+        el["id"] = eid
+        el["path"] = path
+        if "base" not in el:
+            orig = node.orig
+            el["base"] = {
+                "path": orig.get("path") or path,
+                "min": orig.get("min", 0),
+                "max": orig.get("max", "*"),
+            }
+        # id and path first, as the publisher writes them
+        ordered = {"id": eid, **{k: v for k, v in el.items() if k != "id"}}
+        out.append(ordered)
+        for c in node.children:
+            self._emit(c, path, eid, None, out, url)
+        for s in node.slices:
+            self._emit(s, parent_path, parent_id, slice_of if slice_of else stem, out, url)
+
+
+def generate_snapshot(sd: Json, index: ResourceIndex) -> list[Json]:
+    """The snapshot elements of one StructureDefinition (its base resolved in ``index``)."""
+    gen = SnapshotGenerator(index)
+    gen.add(sd)
+    return gen.generate(sd)

@@ -1,0 +1,178 @@
+"""Snapshot generation on hand-written differentials (bases from hl7.fhir.r4.core)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from igtools.ir.snapshot import SnapshotGenerationError, SnapshotGenerator
+from igtools.packages.index import ResourceIndex
+from igtools.packages.package import read_package_archive
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot"
+EX = "http://example.org/fhir/StructureDefinition/"
+
+
+def _sd(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def core_index() -> ResourceIndex:
+    from tests.conftest import shared_path
+
+    return ResourceIndex(
+        [read_package_archive(shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz"))]
+    )
+
+
+def _generator(index: ResourceIndex, *names: str) -> SnapshotGenerator:
+    gen = SnapshotGenerator(index)
+    for name in names:
+        gen.add(_sd(name))
+    return gen
+
+
+def _by_id(elements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(e["id"]): e for e in elements}
+
+
+def test_element_order_slices_and_unfolded_types(core_index: ResourceIndex) -> None:
+    snap = _generator(core_index, "patient-base").snapshot_elements(EX + "test-patient")
+    ids = [e["id"] for e in snap]
+    core = core_index.resolve("http://hl7.org/fhir/StructureDefinition/Patient")
+    assert core is not None
+    core_ids = [e["id"] for e in core.data["snapshot"]["element"]]
+    # every element of the base, in the base's order
+    assert [i for i in ids if i in core_ids] == core_ids
+    # the slicing entry (a data type the differential does not walk into: no children),
+    # then the slice and the children of the type it is unfolded to
+    nir = ids.index("Patient.identifier:nir")
+    assert ids[nir - 1] == "Patient.identifier"
+    assert ids[nir + 1 : nir + 9] == [
+        f"Patient.identifier:nir.{n}"
+        for n in ("id", "extension", "use", "type", "system", "value", "period", "assigner")
+    ]
+    # a constraint below a data type unfolds it from the type's definition
+    assert "Patient.name.family" in ids and "Patient.name.given" in ids
+    # only what the differential walks into is unfolded
+    assert "Patient.telecom.system" not in ids
+
+
+def test_facets_merge_over_the_base(core_index: ResourceIndex) -> None:
+    snap = _by_id(_generator(core_index, "patient-base").snapshot_elements(EX + "test-patient"))
+    root = snap["Patient"]
+    assert root["short"] == "A test patient"
+    assert root["definition"].startswith("Demographics")  # inherited
+    ident = snap["Patient.identifier"]
+    assert (ident["min"], ident["max"]) == (1, "*")
+    assert ident["base"] == {"path": "Patient.identifier", "min": 0, "max": "*"}
+    nir = snap["Patient.identifier:nir"]
+    assert nir["sliceName"] == "nir" and nir["mustSupport"] is True
+    assert (nir["min"], nir["max"]) == (0, "1")  # a slice's min is 0 unless stated
+    assert "slicing" not in nir
+    system = snap["Patient.identifier:nir.system"]
+    assert system["fixedUri"] == "urn:oid:1.2.250.1.213.1.4.8" and system["min"] == 1
+    assert system["base"] == {"path": "Identifier.system", "min": 0, "max": "1"}
+    family = snap["Patient.name.family"]
+    assert family["maxLength"] == 50 and family["path"] == "Patient.name.family"
+    gender = snap["Patient.gender"]
+    assert gender["binding"]["strength"] == "required"
+    assert [t["code"] for t in snap["Patient.deceased[x]"]["type"]] == ["boolean"]
+    org = snap["Patient.managingOrganization"]
+    keys = [c["key"] for c in org["constraint"]]
+    assert keys == ["ele-1", "tst-1"]  # appended, the base's kept
+    assert org["constraint"][1]["source"] == EX + "test-patient"
+
+
+def test_extension_slice_takes_the_extension_definition(core_index: ResourceIndex) -> None:
+    snap = _by_id(_generator(core_index, "patient-base").snapshot_elements(EX + "test-patient"))
+    bp = snap["Patient.extension:birthPlace"]
+    ext = core_index.resolve("http://hl7.org/fhir/StructureDefinition/patient-birthPlace")
+    assert ext is not None
+    ext_root = ext.data["snapshot"]["element"][0]
+    assert bp["short"] == ext_root["short"]
+    assert (bp["min"], bp["max"]) == (0, "1")
+    # children come from the extension's own snapshot: its value is an Address
+    value = snap["Patient.extension:birthPlace.value[x]"]
+    assert [t["code"] for t in value["type"]] == ["Address"]
+    assert value["short"] == "Where born"
+    assert snap["Patient.extension:birthPlace.url"]["fixedUri"] == ext.url
+
+
+def test_derived_profile_and_reslicing(core_index: ResourceIndex) -> None:
+    gen = _generator(core_index, "patient-base", "patient-derived")
+    snap = gen.snapshot_elements(EX + "test-patient-derived")
+    ids = [e["id"] for e in snap]
+    by_id = _by_id(snap)
+    # the base profile (differential only too) was computed first
+    assert by_id["Patient.identifier:nir.system"]["fixedUri"] == "urn:oid:1.2.250.1.213.1.4.8"
+    assert by_id["Patient.identifier:nir.value"]["maxLength"] == 15
+    # a re-slice follows the slice's children; a new slice comes after the inherited ones
+    nir, temp, ins = (
+        ids.index(i)
+        for i in ("Patient.identifier:nir", "Patient.identifier:nir/temp", "Patient.identifier:ins")
+    )
+    assert nir < ids.index("Patient.identifier:nir.assigner") < temp < ins
+    assert by_id["Patient.identifier:nir/temp"]["sliceName"] == "nir/temp"
+    assert by_id["Patient.identifier:nir/temp"]["short"] == "A temporary NIR"
+    assert by_id["Patient.identifier:ins"]["min"] == 1
+    assert by_id["Patient.identifier:nir"]["slicing"]["discriminator"] == [
+        {"type": "value", "path": "type"}
+    ]
+
+
+def test_choice_renames_and_type_slices(core_index: ResourceIndex) -> None:
+    by_id = _by_id(_generator(core_index, "observation").snapshot_elements(EX + "test-observation"))
+    value = by_id["Observation.value[x]"]
+    assert value["slicing"]["discriminator"] == [{"type": "type", "path": "$this"}]
+    quantity = by_id["Observation.value[x]:valueQuantity"]
+    assert [t["code"] for t in quantity["type"]] == ["Quantity"]
+    assert by_id["Observation.value[x]:valueQuantity.unit"]["min"] == 1
+    # a required type slice without its [x] element: the [x] takes that type only
+    effective = by_id["Observation.effective[x]"]
+    assert effective["slicing"]["rules"] == "closed" and effective["min"] == 1
+    assert [t["code"] for t in effective["type"]] == ["dateTime"]
+
+
+def test_content_reference_is_unfolded(core_index: ResourceIndex) -> None:
+    snap = _generator(core_index, "questionnaire").snapshot_elements(EX + "test-questionnaire")
+    by_id = _by_id(snap)
+    item = by_id["Questionnaire.item.item"]
+    assert "contentReference" not in item
+    link = by_id["Questionnaire.item.item.linkId"]
+    assert link["maxLength"] == 10
+    assert link["base"]["path"] == "Questionnaire.item.linkId"
+
+
+def test_circular_chain_names_the_profiles(core_index: ResourceIndex) -> None:
+    gen = _generator(core_index, "cycle-a", "cycle-b")
+    with pytest.raises(SnapshotGenerationError, match=r"cycle-a -> .*cycle-b -> .*cycle-a"):
+        gen.snapshot_elements(EX + "cycle-a")
+
+
+def test_missing_base_names_both(core_index: ResourceIndex) -> None:
+    sd = _sd("patient-derived")
+    gen = SnapshotGenerator(core_index)
+    gen.add(sd)
+    with pytest.raises(
+        SnapshotGenerationError, match=r"test-patient not found .base of .*test-patient-derived"
+    ):
+        gen.snapshot_elements(EX + "test-patient-derived")
+
+
+def test_unknown_element_is_named(core_index: ResourceIndex) -> None:
+    sd = _sd("observation")
+    sd["differential"]["element"].append(
+        {"id": "Observation.nothing", "path": "Observation.nothing"}
+    )
+    gen = SnapshotGenerator(core_index)
+    gen.add(sd)
+    with pytest.raises(
+        SnapshotGenerationError, match=r"'Observation.nothing'.*no element 'nothing'"
+    ):
+        gen.snapshot_elements(EX + "test-observation")
