@@ -453,6 +453,44 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
 
 
 @cli.command()
+@click.argument("source", required=False)
+@output_option("snapshots")
+@click.option(
+    "--pin-core-versions",
+    is_flag=True,
+    help="Version the references to core resources (|4.0.1), as recent IG Publishers do.",
+)
+@click.pass_obj
+def snapshot(app: App, source: str | None, output: Path | None, pin_core_versions: bool) -> None:
+    """Compute the snapshot of every StructureDefinition of SOURCE that has a differential
+    (a folder of loose resources such as SUSHI's fsh-generated/resources, or a package),
+    from its base definition in SOURCE, its dependencies or hl7.fhir.r4.core, and write
+    the StructureDefinitions with their snapshots to the output folder.
+    Exit code 1 if any could not be computed (each named with its file)."""
+    from igtools.ir.snapshot.fill import ensure_core, generate_package
+
+    out = output or app.output_dir("snapshots")
+    pset = app.load(source)
+    ensure_core(pset, app.loader)
+    result = generate_package(pset.index, pset.root.entries, pin_core_versions=pin_core_versions)
+    out.mkdir(parents=True, exist_ok=True)
+    for entry, elements in result.done:
+        sd = {k: v for k, v in entry.data.items() if k != "snapshot"}
+        sd["snapshot"] = {"element": elements}
+        name = f"StructureDefinition-{sd.get('id') or entry.id}.json"
+        text = json.dumps(sd, indent=2, ensure_ascii=False) + "\n"
+        (out / name).write_text(text, encoding="utf-8")
+    for w in result.warnings:
+        log.warning("%s", w)
+    click.echo(
+        f"{len(result.done)} StructureDefinitions with snapshots written to {out}"
+        + (f"; {len(result.failed)} failed" if result.failed else "")
+    )
+    if result.failed:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("package", required=False)
 @click.option(
     "--capability",

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from igtools.cli import cli
 from igtools.ir.snapshot import SnapshotGenerationError, SnapshotGenerator
 from igtools.packages.index import ResourceIndex
 from igtools.packages.package import read_package_archive
@@ -176,3 +178,51 @@ def test_unknown_element_is_named(core_index: ResourceIndex) -> None:
         SnapshotGenerationError, match=r"'Observation.nothing'.*no element 'nothing'"
     ):
         gen.snapshot_elements(EX + "test-observation")
+
+
+def _snapshot_cli(tmp_path: Path, source: Path, out: Path) -> Result:
+    from tests.conftest import shared_path
+
+    return CliRunner().invoke(
+        cli,
+        [
+            "--offline",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--package-dir",
+            str(shared_path("fhir-packages")),
+            "snapshot",
+            str(source),
+            "-o",
+            str(out),
+        ],
+    )
+
+
+def test_snapshot_command_on_a_loose_folder(tmp_path: Path) -> None:
+    source = tmp_path / "fsh-generated" / "resources"
+    source.mkdir(parents=True)
+    for name in ("patient-base", "patient-derived", "observation"):
+        (source / f"StructureDefinition-{name}.json").write_text(
+            (FIXTURES / f"{name}.json").read_text()
+        )
+    broken = _sd("questionnaire")
+    del broken["baseDefinition"]
+    (source / "StructureDefinition-broken.json").write_text(json.dumps(broken))
+    out = tmp_path / "out"
+    result = _snapshot_cli(tmp_path, source, out)
+    assert result.exit_code == 1, result.output
+    assert "3 StructureDefinitions with snapshots written" in result.stdout
+    # the one that cannot get a snapshot is named by its file, the others are written
+    assert "StructureDefinition-broken.json" in result.stderr
+    assert "without baseDefinition" in result.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [
+        "StructureDefinition-test-observation.json",
+        "StructureDefinition-test-patient-derived.json",
+        "StructureDefinition-test-patient.json",
+    ]
+    sd = json.loads((out / "StructureDefinition-test-patient-derived.json").read_text())
+    ids = [e["id"] for e in sd["snapshot"]["element"]]
+    assert ids[0] == "Patient" and "Patient.identifier:nir/temp" in ids
+    assert sd["differential"] == _sd("patient-derived")["differential"]
