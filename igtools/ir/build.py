@@ -21,6 +21,14 @@ class IRBuilder:
         self.extensions: dict[str, Extension] = {}
         self._ext_profiles: dict[str, Profile | None] = {}
         self.warnings: list[str] = []
+        # differential-only StructureDefinitions (a SUSHI output folder): snapshots computed
+        # in memory, kept in the index for every later use
+        from igtools.ir.snapshot.fill import fill_missing_snapshots
+
+        sources = [p for p in pset.packages if p is pset.root or p.origin == "source-folder"]
+        self.warnings.extend(
+            fill_missing_snapshots(self.index, [e for p in sources for e in p.entries])
+        )
 
     def extension(self, url: str) -> Extension | None:
         """The extension definition at ``url`` from anywhere in the package set."""

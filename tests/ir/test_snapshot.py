@@ -226,3 +226,42 @@ def test_snapshot_command_on_a_loose_folder(tmp_path: Path) -> None:
     ids = [e["id"] for e in sd["snapshot"]["element"]]
     assert ids[0] == "Patient" and "Patient.identifier:nir/temp" in ids
     assert sd["differential"] == _sd("patient-derived")["differential"]
+
+
+def test_ir_builder_reads_differential_only_profiles(tmp_path: Path) -> None:
+    from igtools.ir.build import IRBuilder
+    from igtools.ir.snapshot.fill import ensure_core
+    from igtools.packages import PackageLoader, Settings
+    from tests.conftest import shared_path
+
+    source = tmp_path / "resources"
+    source.mkdir()
+    for name in ("patient-base", "patient-derived"):
+        (source / f"StructureDefinition-{name}.json").write_text(
+            (FIXTURES / f"{name}.json").read_text()
+        )
+    broken = _sd("observation")
+    broken["baseDefinition"] = EX + "nowhere"
+    (source / "StructureDefinition-broken.json").write_text(json.dumps(broken))
+    loader = PackageLoader(
+        Settings(
+            cache_dir=tmp_path / "cache",
+            package_dirs=[shared_path("fhir-packages")],
+            offline=True,
+        )
+    )
+    pset = loader.load(str(source))
+    ensure_core(pset, loader)
+    builder = IRBuilder(pset)
+    ig = builder.build()
+    derived = ig.profiles[EX + "test-patient-derived"]
+    nir = derived.root.child("identifier")
+    assert nir is not None
+    assert [s.slice_name for s in nir.slices] == ["nir", "ins"]
+    system = nir.slices[0].child("system")
+    assert system is not None and system.fixed == ("fixedUri", "urn:oid:1.2.250.1.213.1.4.8")
+    assert EX + "test-observation" not in ig.profiles
+    assert any(
+        "StructureDefinition-broken.json" in w and "nowhere not found" in w
+        for w in builder.warnings
+    ), builder.warnings
