@@ -14,6 +14,7 @@ from benchmarks import (
     bench_jsonrules,
     bench_models,
     bench_packages,
+    bench_snapshots,
     bench_stubs,
 )
 from benchmarks.common import SHARED
@@ -29,6 +30,7 @@ def main() -> int:
         return 2
     results = {
         "packages": bench_packages.run(args.repeat),
+        "snapshots": bench_snapshots.run(args.repeat),
         "models": bench_models.run(args.repeat),
         "examples": bench_examples.run(args.repeat),
         "validate_json_rules": bench_jsonrules.run(args.repeat),
