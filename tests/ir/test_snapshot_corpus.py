@@ -25,7 +25,7 @@ FLOORS: dict[str, tuple[int, int]] = {
     "ans.fhir.fr.pdsm#3.1.1": (2, 9),
     "ans.fhir.fr.sas#1.1.0": (1, 19),
     "ans.fhir.fr.sas#1.2.0": (2, 20),
-    "ans.fhir.fr.tddui#1.1.0": (1, 2),
+    "ans.fhir.fr.tddui#1.1.0": (2, 2),
     "ans.fhir.fr.telesurveillance#0.1.0": (1, 1),
     "hl7.fhir.fr.core#2.1.0": (38, 63),
     "hl7.fhir.fr.core#2.2.0": (44, 64),

@@ -103,6 +103,9 @@ def _fill_out_from_base(profile: Json, usage: Json) -> Json:
         "example",
         "maxLength",
         "mustSupport",
+        "isSummary",
+        "isModifier",
+        "isModifierReason",
         "binding",
     ):
         if key not in res and key in usage:
@@ -239,7 +242,8 @@ def merge_element(
         }
     d_types = types_of(d)
     d_profile = None
-    if len(d_types) == 1 and d_types[0].get("code") == "Extension":
+    base_codes = {t.get("code") for t in types_of(el)}
+    if len(d_types) == 1 and base_codes & {"Extension", "Resource"}:
         profiles = d_types[0].get("profile") or []
         if profiles and isinstance(profiles[0], str):
             d_profile = profile_root(profiles[0])

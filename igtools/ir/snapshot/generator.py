@@ -300,10 +300,17 @@ class SnapshotGenerator:
         node.children = [c.clone() for c in tree.orig_children]
 
     def _profile_root(self, url: str, wanted_by: str) -> Json | None:
-        if self._sd(url) is None:
+        """The root element of the profile ``url`` names (None if unknown); a resource
+        profile's root without its constraints (they do not apply to it as an element)."""
+        sd = self._sd(url)
+        if sd is None:
             return None
         elements = self.snapshot_elements(url, wanted_by)
-        return elements[0] if elements else None
+        if not elements:
+            return None
+        if sd.get("kind") == "resource":
+            return {k: v for k, v in elements[0].items() if k != "constraint"}
+        return elements[0]
 
     # ------------------------------------------------------------------ output
 
