@@ -36,11 +36,15 @@ class CodeSystemIndex:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.url = str(data.get("url"))
+        self.version = data.get("version") if isinstance(data.get("version"), str) else None
         self.content = data.get("content")
+        self.case_sensitive = data.get("caseSensitive") is not False
         self.concepts: list[Concept] = []
         self.codes: set[str] = set()
         self.children: dict[str, list[str]] = {}
         self.props: dict[str, dict[str, list[str]]] = {}
+        self._lower: set[str] | None = None
+        self._parents: dict[str, list[str]] | None = None
         self._add(data.get("concept") or [], None)
         for code, props in self.props.items():
             for parent in (v for k in PARENT_PROPS for v in props.get(k, ())):
@@ -52,6 +56,15 @@ class CodeSystemIndex:
     def active(self) -> list[Concept]:
         """Every code of the code system (abstract and deprecated ones too)."""
         return self.concepts
+
+    def has(self, code: str) -> bool:
+        if code in self.codes:
+            return True
+        if not self.case_sensitive:
+            if self._lower is None:
+                self._lower = {c.lower() for c in self.codes}
+            return code.lower() in self._lower
+        return False
 
     def _link(self, parent: str, child: str) -> None:
         kids = self.children.setdefault(parent, [])
@@ -91,10 +104,12 @@ class CodeSystemIndex:
         return out
 
     def ancestors(self, code: str) -> set[str]:
-        parents: dict[str, list[str]] = {}
-        for p, kids in self.children.items():
-            for k in kids:
-                parents.setdefault(k, []).append(p)
+        if self._parents is None:
+            self._parents = {}
+            for p, kids in self.children.items():
+                for k in kids:
+                    self._parents.setdefault(k, []).append(p)
+        parents = self._parents
         out: set[str] = set()
         todo = list(parents.get(code, ()))
         while todo:

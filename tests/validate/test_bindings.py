@@ -166,3 +166,37 @@ def test_cli_reports_binding(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "Observation.code: No code provided" in result.output
+
+
+def test_unknown_code_in_a_complete_code_system_even_unbound(tmp_path: Path) -> None:
+    from igtools.packages import PackageLoader, Settings
+    from igtools.validate.codes import coding_issues
+
+    folder = write_package(tmp_path)
+    pset = PackageLoader(Settings(cache_dir=tmp_path / "c", offline=True)).load(str(folder))
+    lookup = IRBuilder(pset).terminology.code_system_index
+    frag = "http://example.org/cs/fragment"
+    data = _obs(
+        category=[_cc(COLOUR, "purple"), _cc(COLOUR, "navy"), _cc(frag, "zz"), _cc(ABSENT, "x")],
+        meta={"tag": [{"system": COLOUR, "code": "mauve"}]},
+    )
+    issues = coding_issues(data, lookup)
+    assert [(i.severity, i.location, i.message) for i in issues] == [
+        (
+            "error",
+            "Observation.meta.tag[0].code",
+            f"Unknown code 'mauve' in the CodeSystem '{COLOUR}' version '1.0'",
+        ),
+        (
+            "error",
+            "Observation.category[0].coding[0].code",
+            f"Unknown code 'purple' in the CodeSystem '{COLOUR}' version '1.0'",
+        ),
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": data}]}
+    assert coding_issues(bundle, lookup) == []  # entries are validated on their own
+    contained = {"resourceType": "Observation", "contained": [data]}
+    assert [i.location for i in coding_issues(contained, lookup)] == [
+        "Observation.contained[0].meta.tag[0].code",
+        "Observation.contained[0].category[0].coding[0].code",
+    ]
