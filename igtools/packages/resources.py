@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from igtools.errors import ResourceFileError, XmlContentError
+from igtools.errors import ResourceFileError
 from igtools.runtime import fhirjson
 from igtools.runtime.fhirjson import JsonIssue
 
@@ -64,8 +64,10 @@ def check_resource(obj: Any, source: str) -> Resource:
 def parse_resource_xml(data: bytes, source: str) -> Resource:
     """Parse a FHIR XML resource into its FHIR JSON form.
 
-    lxml reads the document (line numbers in errors); fhir.resources' R4B model of the
-    root element turns it into JSON with the right arrays and primitive types.
+    lxml reads the document (line numbers in errors); the R4 type table of
+    :mod:`igtools.runtime.fhirjson` turns it into JSON with the right arrays and
+    primitive types (:mod:`igtools.packages.fhirxml`): an element R4 does not define is
+    an :class:`XmlContentError`.
     """
     from lxml import etree
 
@@ -81,85 +83,11 @@ def parse_resource_xml(data: bytes, source: str) -> Resource:
             f"{source}: not a FHIR resource "
             f"(root element {root.tag!r} is not in the FHIR namespace)"
         )
-    rt = qname.localname
-    try:
-        from fhir.resources.R4B import get_fhir_model_class
+    if not fhirjson.is_resource_type(qname.localname):
+        raise ResourceFileError(f"{source}: unknown FHIR resource type {qname.localname!r}")
+    from igtools.packages.fhirxml import resource_from_xml
 
-        model = get_fhir_model_class(rt)
-    except (KeyError, ValueError) as exc:
-        raise ResourceFileError(f"{source}: unknown FHIR resource type {rt!r}") from exc
-    try:
-        obj = model.model_validate_xml(data)
-    except Exception as exc:
-        first = str(exc).splitlines()[0:3]
-        raise XmlContentError(f"{source}: cannot read {rt} from XML: {' '.join(first)}") from exc
-    out: Resource = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
-    out.setdefault("resourceType", rt)
-    _restore_xml_ids(root, out)
-    return out
-
-
-def _fhir_children(node: Any) -> list[Any]:
-    from lxml import etree
-
-    return [c for c in node if isinstance(c.tag, str) and etree.QName(c).namespace == FHIR_NS]
-
-
-def _restore_xml_ids(node: Any, obj: dict[str, Any]) -> None:
-    """Put back what the fhir.resources XML reader drops.
-
-    It ignores the ``id`` attribute of elements (``<element id="Patient.identifier:ssn">``
-    in a StructureDefinition, ``<identifier id="...">``) and turns XML comments into
-    ``fhir_comments`` keys, which are not FHIR JSON. ``node`` is the XML element whose
-    JSON form is ``obj``.
-    """
-    obj.pop("fhir_comments", None)
-    groups: dict[str, list[Any]] = {}
-    for child in _fhir_children(node):
-        groups.setdefault(child.tag.rpartition("}")[2], []).append(child)
-    for name, children in groups.items():
-        value = obj.get(name)
-        under = obj.get("_" + name)
-        if isinstance(value, dict) or (
-            isinstance(value, list) and any(isinstance(v, dict) for v in value)
-        ):
-            items = value if isinstance(value, list) else [value]
-            if len(items) != len(children):
-                continue
-            for xml_child, item in zip(children, items, strict=True):
-                if not isinstance(item, dict):
-                    continue
-                if "resourceType" in item:  # contained / Bundle.entry.resource
-                    inner = _fhir_children(xml_child)
-                    if len(inner) == 1:
-                        _restore_xml_ids(inner[0], item)
-                    continue
-                if xml_child.get("id") is not None:
-                    item.setdefault("id", xml_child.get("id"))
-                _restore_xml_ids(xml_child, item)
-        elif value is not None or under is not None:  # primitives: ids go in _name
-            many = isinstance(value, list) or isinstance(under, list) or len(children) > 1
-            for i, xml_child in enumerate(children):
-                el_id = xml_child.get("id")
-                if el_id is None and not _fhir_children(xml_child):
-                    continue
-                if many:
-                    if not isinstance(under, list):
-                        under = [None] * len(children)
-                        obj["_" + name] = under
-                    if len(under) != len(children):
-                        break
-                    if under[i] is None:
-                        under[i] = {}
-                    ext = under[i]
-                else:
-                    if not isinstance(under, dict):
-                        under = {}
-                        obj["_" + name] = under
-                    ext = under
-                if el_id is not None:
-                    ext.setdefault("id", el_id)
-                _restore_xml_ids(xml_child, ext)
+    return resource_from_xml(root, source)
 
 
 @dataclass

@@ -137,3 +137,49 @@ def test_valid_file_exit_0(tmp_path: Path) -> None:
     data = {"resourceType": "Organization", "name": "O", "active": True}
     result = _run(tmp_path, _file(tmp_path, "ok.json", json.dumps(data)))
     assert result.exit_code == 0, result.output
+
+
+XML_OK = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- any R4 type in an extension value; ids and extensions of repeating primitives -->
+<Patient xmlns="http://hl7.org/fhir">
+  <id value="p"/>
+  <text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>P</p></div></text>
+  <extension url="https://e.org/meta"><valueMeta><versionId value="1"/></valueMeta></extension>
+  <active value="true"/>
+  <name>
+    <given value="Jean"/>
+    <given id="g2"><extension url="https://e.org/x"><valueString value="?"/></extension></given>
+  </name>
+  <multipleBirthInteger value="2"/>
+</Patient>
+"""
+
+
+def test_xml_read_with_the_r4_types(tmp_path: Path) -> None:
+    from igtools.packages.resources import parse_resource_xml
+
+    data = parse_resource_xml(XML_OK.encode(), "p.xml")
+    assert data["extension"] == [{"url": "https://e.org/meta", "valueMeta": {"versionId": "1"}}]
+    assert data["active"] is True and data["multipleBirthInteger"] == 2
+    assert data["name"] == [
+        {
+            "given": ["Jean", None],
+            "_given": [
+                None,
+                {"id": "g2", "extension": [{"url": "https://e.org/x", "valueString": "?"}]},
+            ],
+        }
+    ]
+    assert data["text"]["div"] == '<div xmlns="http://www.w3.org/1999/xhtml"><p>P</p></div>'
+    assert _run(tmp_path, _file(tmp_path, "p.xml", XML_OK)).exit_code == 0
+
+
+def test_xml_values_judged_by_the_json_rules(tmp_path: Path) -> None:
+    bad = XML_OK.replace('<active value="true"/>', '<active value="oui"/>')
+    bad = bad.replace('<multipleBirthInteger value="2"/>', "<foo/>")
+    result = _run(tmp_path, _file(tmp_path, "bad.xml", bad))
+    assert result.exit_code == 1, result.output
+    assert "Patient: unknown element 'foo' in Patient" in result.stdout
+    result = _run(tmp_path, _file(tmp_path, "bad2.xml", XML_OK.replace('"true"', '"oui"')))
+    assert result.exit_code == 1, result.output
+    assert 'Patient.active: boolean must be JSON true or false, found string "oui"' in result.stdout
