@@ -42,6 +42,7 @@ from typing import Any
 TABLE = "fhir-r4-types.json"
 MAX_DEPTH = 100  # JSON nesting levels (R4 examples nest below 20)
 MAX_NUMBER_DIGITS = 1000
+MAX_STRING = 1024 * 1024  # R4: strings SHALL NOT exceed 1MB
 
 # rules (JsonIssue.rule)
 DUPLICATE = "duplicate-key"
@@ -286,6 +287,8 @@ def _primitive_check(name: str, json_type: str, regex: str | None) -> PrimitiveC
         return check_base64
     compiled = re.compile(regex, re.ASCII) if regex else None
     calendar = name in _DATES
+    limit = MAX_STRING if name in ("string", "markdown") else None
+    xhtml = name == "xhtml"
 
     def check_string(v: Any) -> str | None:
         if type(v) is not str:
@@ -294,6 +297,10 @@ def _primitive_check(name: str, json_type: str, regex: str | None) -> PrimitiveC
             return EMPTY_STRING
         if compiled is not None and compiled.fullmatch(v) is None:
             return f"{_show(v)} is not a valid {name}"
+        if limit is not None and len(v) > limit:
+            return f"{name} longer than {limit} characters ({len(v)})"
+        if xhtml and not v.lstrip().startswith("<div"):
+            return f"{_show(v)} is not a valid xhtml narrative (must be a <div> element)"
         if calendar and len(v) >= 10:
             try:
                 date(int(v[:4]), int(v[5:7]), int(v[8:10]))

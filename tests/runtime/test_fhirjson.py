@@ -139,6 +139,11 @@ def test_valid_instances_pass(data: dict[str, Any]) -> None:
             },
             [("Slot.start", "format")],
         ),
+        (patient(name=[{"text": "x" * (1024 * 1024 + 1)}]), [("Patient.name[0].text", "format")]),
+        (
+            patient(text={"status": "generated", "div": "texte"}),
+            [("Patient.text.div", "format")],
+        ),
         # unknown elements, resource types, R4B-only elements
         (patient(foo=1), [("Patient.foo", "unknown-element")]),
         (
