@@ -182,6 +182,7 @@ class SnapshotGenerator:
                 f"{root.name!r}"
             )
         node = root
+        in_slice = False  # below a slice, a rename constrains the [x] itself
         for seg in segs[1:]:
             name, _, sl = seg.partition(":")
             if not node.children and name:
@@ -191,8 +192,12 @@ class SnapshotGenerator:
                 match = choice_match(node, name)
                 if match is not None:
                     child, code = match
-                    if not sl and len(types_of(child.el)) == 1:
-                        node = child  # valueQuantity for a value[x] of one type: itself
+                    if not sl and (in_slice or len(types_of(child.el)) == 1):
+                        # valueQuantity for value[x] of one type, or in a slice: itself
+                        child.el["type"] = [
+                            t for t in types_of(child.el) if t.get("code") == code
+                        ] or [{"code": code}]
+                        node = child
                         continue
                     self._type_slicing(child)
                     sl = sl or name
@@ -214,6 +219,7 @@ class SnapshotGenerator:
                 if name.endswith("[x]"):
                     self._type_slicing(node)
                 node = self._slice(node, sl, url, eid)
+                in_slice = True
         return node
 
     def _type_slicing(self, node: Node) -> None:
