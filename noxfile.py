@@ -19,8 +19,10 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff")
-    session.run("ruff", "check", "igtools", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "igtools", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "igtools", "tests", "benchmarks", "corpus", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "igtools", "tests", "benchmarks", "corpus", "noxfile.py"
+    )
 
 
 @nox.session

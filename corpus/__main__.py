@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from corpus.classes import UNREPRODUCIBLE
+from corpus.classes import MISSING_DEPENDENCY, UNREPRODUCIBLE
 from corpus.validation import PackageResult, qa_packages, validate_package
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -31,25 +31,44 @@ def _table(results: list[PackageResult]) -> Table:
     for v in VERDICTS:
         table.add_column(v, justify="right")
     table.add_column("miss %", justify="right")
+    table.add_column("placed", justify="right")
+    table.add_column("ref errors found", justify="right")
+    table.add_column("extra errors", justify="right")
     table.add_column("s", justify="right")
     total: Counter[str] = Counter()
-    n_total = 0
+    n_total = located = found = extra = placed = 0
     for r in results:
         c = Counter(e.verdict for e in r.examples)
         total.update(c)
         n = len(r.examples)
         n_total += n
         miss = 100 * c["miss"] / n if n else 0.0
+        loc = sum(e.located for e in r.examples)
+        fnd = sum(e.found for e in r.examples)
+        ext = sum(len(e.extra) for e in r.examples)
+        plc = sum(e.placed for e in r.examples)
+        located, found, extra, placed = located + loc, found + fnd, extra + ext, placed + plc
         table.add_row(
             r.package,
             str(n),
             *(str(c[v]) for v in VERDICTS),
             f"{miss:.1f}",
+            str(plc),
+            f"{fnd}/{loc}",
+            str(ext),
             f"{r.seconds:.1f}",
         )
     miss = 100 * total["miss"] / n_total if n_total else 0.0
     table.add_row(
-        "all", str(n_total), *(str(total[v]) for v in VERDICTS), f"{miss:.1f}", "", style="bold"
+        "all",
+        str(n_total),
+        *(str(total[v]) for v in VERDICTS),
+        f"{miss:.1f}",
+        str(placed),
+        f"{found}/{located}",
+        str(extra),
+        "",
+        style="bold",
     )
     return table
 
@@ -61,7 +80,7 @@ def main() -> int:
     ap.add_argument("--no-invariants", action="store_true", help="skip FHIRPath invariants")
     ap.add_argument("--details", action="store_true", help="every disagreement's messages")
     args = ap.parse_args()
-    console = Console()
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if not (args.shared / "ig-qa").is_dir():
         console.print(f"{args.shared}/ig-qa absent: the corpus lives in ../shared")
         return 2
@@ -75,6 +94,10 @@ def main() -> int:
                 )
             results.append(r)
             for e in r.examples:
+                if args.details and e.extra:
+                    console.print(f"[bold]extra[/] {pkg} {e.file}", highlight=False)
+                    for m in e.extra:
+                        console.print(f"    igtools: {m}", highlight=False, markup=False)
                 if e.verdict not in ("false-rejection", "miss", "crash"):
                     continue
                 console.print(f"[bold]{e.verdict}[/] {pkg} {e.file}", highlight=False)
@@ -94,7 +117,7 @@ def main() -> int:
         for e in r.examples:
             left.update(e.left_out)
     console.print("Reference errors left out (not reproducible without a terminology server):")
-    for cls in UNREPRODUCIBLE:
+    for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
         console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
     bad = sum(r.count("false-rejection") + r.count("crash") for r in results)
     return 1 if bad else 0

@@ -5,6 +5,7 @@ counts them, so the list stays explicit (docs/corpus.md prints it)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from corpus.qa import QaMessage
@@ -48,6 +49,16 @@ UNREPRODUCIBLE: tuple[Unreproducible, ...] = (
         "(FR Core 2.1.0 reports them, 2.2.0 does not)",
     ),
     Unreproducible(
+        "unknown-canonical",
+        re.compile(
+            r"^A definition could not be found for Canonical URL '|"
+            r"^No definition could be found for URL value '"
+        ),
+        "the reference reports a canonical it cannot resolve as an error or a warning "
+        "depending on the element and the URL's domain; igtools warns that the profile or "
+        "code system is not loaded and does not check against it",
+    ),
+    Unreproducible(
         "links",
         re.compile(r"^Hyperlink '|^The link '|^Canonical URL '[^']*' does not resolve"),
         "links of the published site and canonicals resolved on the web",
@@ -55,8 +66,23 @@ UNREPRODUCIBLE: tuple[Unreproducible, ...] = (
 )
 
 
-def unreproducible(msg: QaMessage) -> Unreproducible | None:
+MISSING_DEPENDENCY = Unreproducible(
+    "missing-dependency",
+    re.compile(r"value set '[^()]*' \((?P<url>[^|)\s]+)(?:\|[^)]*)?\)"),
+    "a value set of a dependency that ../shared does not hold (the reference had it)",
+)
+
+
+def unreproducible(
+    msg: QaMessage, resolvable: Callable[[str], bool] | None = None
+) -> Unreproducible | None:
+    """The class of an error igtools cannot reproduce offline, or None. ``resolvable``
+    says whether a canonical URL is in the loaded package set."""
     for cls in UNREPRODUCIBLE:
         if cls.pattern.search(msg.message):
             return cls
+    if resolvable is not None:
+        m = MISSING_DEPENDENCY.pattern.search(msg.message)
+        if m is not None and not resolvable(m["url"]):
+            return MISSING_DEPENDENCY
     return None

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.classes import unreproducible
+from corpus.locate import best_line_paths, location_of, related
 from corpus.qa import QaMessage, parse_qa
+from igtools.runtime.validation import Issue
 
 # dependency versions the corpus names that ../shared does not hold -> the ones it does
 SUBSTITUTES = {
@@ -37,6 +39,10 @@ class ExampleResult:
     igtools: list[str] = field(default_factory=list)  # igtools' errors
     reference: list[QaMessage] = field(default_factory=list)  # the reference's errors
     left_out: Counter[str] = field(default_factory=Counter)  # unreproducible classes
+    placed: bool = False  # the reference's lines could be mapped to paths in this file
+    located: int = 0  # reproducible reference errors with a place in the file
+    found: int = 0  # ... of which igtools reports an error at (or inside) that place
+    extra: list[str] = field(default_factory=list)  # igtools errors the reference has not
 
 
 @dataclass
@@ -70,8 +76,8 @@ def _split_folder(folder: str) -> tuple[str, str, str]:
     raise ValueError(f"{folder}: not <name>-<version>")
 
 
-def _errors(issues: list[object]) -> list[str]:
-    return [str(i) for i in issues if getattr(i, "severity", "") in ("error", "fatal")]
+def _errors(issues: list[Issue]) -> list[str]:
+    return [str(i) for i in issues if i.severity in ("error", "fatal")]
 
 
 def validate_package(
@@ -115,7 +121,7 @@ def validate_package(
             left_out: Counter[str] = Counter()
             reproducible = []
             for m in ref:
-                cls = unreproducible(m)
+                cls = unreproducible(m, lambda url: pset.index.resolve(url) is not None)
                 if cls is None:
                     reproducible.append(m)
                 else:
@@ -130,6 +136,36 @@ def validate_package(
                 verdict = "unreproducible"
             else:
                 verdict = "agree-valid"
-            result.examples.append(ExampleResult(file, verdict, mine, ref, left_out))
+            ex = ExampleResult(file, verdict, mine, ref, left_out)
+            _compare_places(ex, reproducible, entry.data, qa.get(file, []))
+            result.examples.append(ex)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _compare_places(
+    ex: ExampleResult, reproducible: list[QaMessage], data: object, every: list[QaMessage]
+) -> None:
+    """Count the reference's reproducible errors that igtools finds at the same place,
+    and list igtools' errors at places where the reference reports none."""
+    found_paths = best_line_paths(data, every)  # every message constrains the layout
+    if found_paths is None:
+        return  # the reference read a file laid out otherwise: places unknown
+    paths = found_paths
+    ex.placed = True
+    mine = [(location_of(m), m) for m in ex.igtools]
+    ref_places = [paths[m.line] for m in ex.reference if m.line in paths and m.line > 1]
+    unplaced = [m.message for m in ex.reference if m.line <= 1]
+    for m in reproducible:
+        place = paths.get(m.line) if m.line > 1 else None
+        if place is None:
+            continue
+        ex.located += 1
+        if any(related(place, loc) for loc, _ in mine):
+            ex.found += 1
+    for loc, text in mine:
+        if any(related(place, loc) for place in ref_places):
+            continue
+        if any(u.split(" (")[0] in text for u in unplaced):
+            continue
+        ex.extra.append(text)

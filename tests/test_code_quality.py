@@ -22,9 +22,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 )
 def test_ruff() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.prefix, "bin/ruff"))
-    check = _run(ruff, "check", "igtools", "tests", "benchmarks", "noxfile.py")
+    check = _run(ruff, "check", "igtools", "tests", "benchmarks", "corpus", "noxfile.py")
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = _run(ruff, "format", "--check", "igtools", "tests", "benchmarks", "noxfile.py")
+    fmt = _run(ruff, "format", "--check", "igtools", "tests", "benchmarks", "corpus", "noxfile.py")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from igtools.errors import PackageError
 from igtools.packages.archive import ArchiveReport, Limits, extract_archive
-from igtools.packages.package import check_manifest
+from igtools.packages.package import check_manifest, write_index
 from igtools.packages.resources import parse_json
 from igtools.packages.spec import version_key
 
@@ -78,6 +78,8 @@ class PackageCache:
                 raise PackageError(
                     f"{archive}: contains {got[0]}#{got[1]}, expected {name}#{version}"
                 )
+            # an index, as the FHIR package cache keeps one: later reads stay lazy
+            write_index(tmp / "package")
             try:
                 os.rename(tmp, final)
             except OSError:

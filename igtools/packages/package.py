@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from igtools.errors import PackageError, ResourceFileError
+from igtools.errors import IgtoolsError, PackageError, ResourceFileError
 from igtools.packages.archive import ArchiveReport, Limits, read_archive
 from igtools.packages.resources import (
     Resource,
@@ -199,6 +199,35 @@ def _read_index_json(folder: Path) -> list[dict[str, Any]] | None:
     if listed != on_disk:
         return None  # stale index: do not trust it
     return ok
+
+
+def write_index(folder: Path) -> bool:
+    """Write ``folder/.index.json`` (the FHIR package cache's index: file name, type,
+    id, url, version of each resource) when the package has none, so that later reads
+    parse a resource only when it is used. False when a file cannot be read as a
+    resource (the reader will then name it) or the folder is not writable."""
+    if (folder / ".index.json").exists():
+        return True
+    files = []
+    for f in sorted(folder.glob("*.json")):
+        if f.name in _NOT_RESOURCES or f.name.startswith("."):
+            continue
+        try:
+            res = parse_resource_json(f.read_bytes(), str(f))
+        except (OSError, IgtoolsError):
+            return False
+        item: dict[str, Any] = {"filename": f.name, "resourceType": res["resourceType"]}
+        for key in ("id", "url", "version"):
+            if isinstance(res.get(key), str):
+                item[key] = res[key]
+        files.append(item)
+    try:
+        (folder / ".index.json").write_text(
+            json.dumps({"index-version": 2, "files": files}, ensure_ascii=False), "utf-8"
+        )
+    except OSError:
+        return False
+    return True
 
 
 def _read_json_dir(folder: Path, pkg: Package, rel_prefix: str, is_example: bool) -> None:

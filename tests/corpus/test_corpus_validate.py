@@ -1,0 +1,64 @@
+"""igtools validate against the HL7 reference validator on every IG of ../shared.
+
+For each package with a QA report, every example is validated and its verdict compared
+with the reference's (corpus/validation.py). The expected disagreements are listed
+below, each with its reason: a new false rejection, miss or crash fails, and so does a
+listed one that no longer happens (remove it from the list: the figures only improve).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus.validation import PackageResult, qa_packages, validate_package
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.shared
+
+# package -> {example file: reason} of the examples igtools rejects and the reference
+# accepts (the goal is none)
+FALSE_REJECTIONS: dict[str, dict[str, str]] = {
+    "hl7.fhir.fr.core#2.2.0": {
+        "Observation-FRCoreObservationBPExample.json": (
+            "vs-3 evaluated on Observation.component does not see component.value[x]"
+        ),
+    },
+}
+
+# package -> {example file: reason} of the examples the reference rejects for a reason
+# igtools could reproduce, and igtools accepts (the goal: under 2% of the examples)
+MISSES: dict[str, dict[str, str]] = {}
+
+
+def _packages() -> list[str]:
+    return qa_packages(SHARED) if (SHARED / "ig-qa").is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One FHIR package cache for every package of the corpus (installing
+    hl7.fhir.r4.core takes seconds: once is enough)."""
+    return tmp_path_factory.mktemp("corpus-cache")
+
+
+def _files(result: PackageResult, verdict: str) -> set[str]:
+    return {e.file for e in result.examples if e.verdict == verdict}
+
+
+@pytest.mark.parametrize("package", _packages() or ["(no ../shared/ig-qa)"])
+def test_verdicts_as_the_reference(package: str, corpus_cache: Path) -> None:
+    if not (SHARED / "ig-qa").is_dir():
+        pytest.skip(f"{SHARED}/ig-qa absent: the corpus lives in ../shared")
+    result = validate_package(package, SHARED, corpus_cache)
+    assert result.examples, f"{package}: no example found"
+    crashes = {e.file: e.igtools for e in result.examples if e.verdict == "crash"}
+    assert not crashes, crashes
+    details = {
+        e.file: (e.igtools, [m.message for m in e.reference])
+        for e in result.examples
+        if e.verdict in ("false-rejection", "miss")
+    }
+    assert _files(result, "false-rejection") == set(FALSE_REJECTIONS.get(package, {})), details
+    assert _files(result, "miss") == set(MISSES.get(package, {})), details

@@ -1,0 +1,81 @@
+"""The Bundle rules of the reference validator (fullUrl), on hand-written Bundles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from igtools.runtime.bundles import bundle_issues
+
+
+def _bundle(btype: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": btype, "entry": list(entries)}
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1"}
+OBS = {
+    "resourceType": "Observation",
+    "id": "o1",
+    "status": "final",
+    "code": {"text": "x"},
+    "subject": {"reference": "Patient/p1"},
+    "performer": [{"reference": "#c1"}, {"reference": "urn:uuid:0f0e"}],
+}
+
+
+def test_fullurl_required_outside_transactions_and_batches() -> None:
+    issues = bundle_issues(_bundle("collection", {"resource": PATIENT}))
+    assert [(loc, msg[:30]) for loc, msg, _ in issues] == [
+        ("Bundle.entry[0]", "Except for transactions and ba")
+    ]
+    for btype in ("transaction", "batch", "transaction-response", "batch-response"):
+        assert bundle_issues(_bundle(btype, {"resource": PATIENT})) == []
+
+
+def test_relative_references_in_an_entry_without_fullurl() -> None:
+    issues = bundle_issues(_bundle("searchset", {"resource": OBS}))
+    locs = [(loc, msg) for loc, msg, _ in issues]
+    assert ("Bundle.entry[0]", "Bundle entry missing fullUrl") in locs
+    relative = [loc for loc, msg in locs if msg.startswith("Relative Reference appears")]
+    # only Patient/p1: #c1 (contained) and urn:uuid: are not relative
+    assert relative == ["Bundle.entry[0].resource.subject.reference"]
+
+
+def test_entry_without_relative_reference_is_reported_once() -> None:
+    issues = bundle_issues(_bundle("searchset", {"resource": PATIENT}))
+    assert len(issues) == 1
+
+
+@pytest.mark.parametrize(
+    ("full", "problem"),
+    [
+        ("http://example.org/fhir/Patient/p1", None),
+        ("urn:uuid:2b0b6a4c-8b8a-4f5e-9d1a-3c2b1a0f9e8d", None),
+        ("Patient/p1", "must be an absolute URL"),
+        ("http://example.org/fhir/Patient/p2", "must end with the resource type and id"),
+        ("http://example.org/fhir/Practitioner/p1", "must end with the resource type and id"),
+    ],
+)
+def test_fullurl_forms(full: str, problem: str | None) -> None:
+    issues = bundle_issues(_bundle("collection", {"fullUrl": full, "resource": PATIENT}))
+    if problem is None:
+        assert issues == []
+    else:
+        assert len(issues) == 1 and problem in issues[0][1]
+        assert issues[0][0] == "Bundle.entry[0].fullUrl"
+
+
+def test_restful_fullurl_needs_an_id() -> None:
+    issues = bundle_issues(
+        _bundle(
+            "collection",
+            {"fullUrl": "http://x.org/Patient/p1", "resource": {"resourceType": "Patient"}},
+        )
+    )
+    assert len(issues) == 1 and "must have an id" in issues[0][1]
+
+
+def test_not_a_bundle_shape() -> None:
+    assert bundle_issues([]) == []
+    assert bundle_issues({"resourceType": "Bundle", "type": "collection"}) == []

@@ -1,0 +1,168 @@
+"""Instances claiming a dependency's profile, and instances claiming none (checked
+against hl7.fhir.r4.core's base definition), through a real package set: the
+annuaire IG with FR Core 2.2.0 and hl7.fhir.r4.core from ../shared."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from igtools.ir.build import IRBuilder
+from igtools.packages import PackageLoader, Settings
+from igtools.validate.validator import Validator
+from tests.conftest import shared_path
+
+pytestmark = pytest.mark.shared
+
+FR_CORE_HEIGHT = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-observation-body-height"
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One package cache for the module (installing hl7.fhir.r4.core takes seconds)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def validator(shared_cache: Path) -> Validator:
+    packages = shared_path("fhir-packages")
+    settings = Settings(
+        cache_dir=shared_cache,
+        package_dirs=[packages],
+        offline=True,
+        substitutes={
+            "hl7.terminology.r4": "7.0.1",
+            "hl7.fhir.uv.extensions.r4": "5.3.0-ballot-tc1",
+        },
+    )
+    loader = PackageLoader(settings)
+    try:
+        pset = loader.load("ans.fhir.fr.annuaire#1.2.0-snapshot-2")
+    finally:
+        loader.close()
+    builder = IRBuilder(pset)
+    return Validator(builder.build(), builder=builder)
+
+
+def _fr_core_example(name: str) -> dict[str, Any]:
+    tgz = shared_path("fhir-packages", "hl7.fhir.fr.core-2.2.0.tgz")
+    with tarfile.open(tgz) as tar:
+        member = tar.extractfile(f"package/example/{name}")
+        assert member is not None
+        data: dict[str, Any] = json.load(member)
+    return data
+
+
+def _errors(v: Validator, data: dict[str, Any]) -> list[str]:
+    return [str(i) for i in v.validate_resource(data) if i.severity == "error"]
+
+
+def test_dependency_profile_is_checked(validator: Validator) -> None:
+    height = _fr_core_example("Observation-FRCoreObservationBodyHeightExample.json")
+    assert height["meta"]["profile"] == [FR_CORE_HEIGHT]
+    assert _errors(validator, height) == []
+    broken = copy.deepcopy(height)
+    del broken["subject"]
+    errors = _errors(validator, broken)
+    assert any(
+        e.startswith("Observation.subject:") and "FRCoreObservationBodyHeightProfile" in e
+        for e in errors
+    ), errors
+    # the same with a versioned claim
+    broken["meta"]["profile"] = [FR_CORE_HEIGHT + "|2.2.0"]
+    assert _errors(validator, broken) == errors
+
+
+def test_unknown_profile_is_a_warning_naming_it(validator: Validator) -> None:
+    height = _fr_core_example("Observation-FRCoreObservationBodyHeightExample.json")
+    height["meta"]["profile"] = ["http://example.org/StructureDefinition/nowhere"]
+    issues = validator.validate_resource(height)
+    warnings = [str(i) for i in issues if i.severity == "warning"]
+    assert any("http://example.org/StructureDefinition/nowhere" in w for w in warnings), warnings
+
+
+def test_no_profile_means_the_base_definition(validator: Validator) -> None:
+    """pat-1 (a contact has a name, telecom, address or organization) is an invariant of
+    hl7.fhir.r4.core's Patient: checked on an instance that claims no profile."""
+    patient = {"resourceType": "Patient", "id": "p", "contact": [{"gender": "female"}]}
+    errors = _errors(validator, patient)
+    assert any("pat-1" in e and e.startswith("Patient.contact[0]") for e in errors), errors
+    patient["contact"][0]["name"] = {"family": "Martin"}
+    assert _errors(validator, patient) == []
+
+
+def test_extension_checked_against_its_definition(validator: Validator) -> None:
+    """An extension is validated against its definition whatever the profile says: a
+    value of a type the definition does not allow is an error."""
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "p",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+                "valueString": "Nancy",
+            }
+        ],
+    }
+    errors = _errors(validator, patient)
+    assert any(e.startswith("Patient.extension[0].valueString") for e in errors), errors
+    patient["extension"][0] = {
+        "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+        "valueAddress": {"city": "Nancy"},
+    }
+    assert _errors(validator, patient) == []
+
+
+def test_attachment_size_and_hash(validator: Validator) -> None:
+    doc: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "id": "d",
+        "status": "current",
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain",
+                    "data": "aGVsbG8=",  # "hello"
+                    "size": 5,
+                    "hash": "qvTGHdzF6KLavt4PO0gs2a6pQ00=",
+                }
+            }
+        ],
+    }
+    assert _errors(validator, doc) == []
+    att = doc["content"][0]["attachment"]
+    att["size"], att["hash"] = 250000, "2jmj7l5rSw0yVb/vlWAYkK/YBwk="
+    errors = _errors(validator, doc)
+    assert any(e.startswith("DocumentReference.content[0].attachment.size") for e in errors)
+    assert any(e.startswith("DocumentReference.content[0].attachment.hash") for e in errors)
+
+
+def test_cli_validates_a_dependency_profile(
+    tmp_path: Path, shared_cache: Path, validator: Validator
+) -> None:
+    from click.testing import CliRunner
+
+    from igtools.cli import cli
+
+    height = _fr_core_example("Observation-FRCoreObservationBodyHeightExample.json")
+    del height["subject"]
+    f = tmp_path / "height.json"
+    f.write_text(json.dumps(height))
+    args = [
+        "--offline",
+        "--cache-dir",
+        str(shared_cache),
+        "--package-dir",
+        str(shared_path("fhir-packages")),
+        "validate",
+        "hl7.fhir.fr.core#2.2.0",
+        str(f),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "Observation.subject" in result.stdout
