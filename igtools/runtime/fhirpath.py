@@ -24,6 +24,7 @@ single value is needed, ``'a' - 1``, an element the model does not know) raises 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -35,6 +36,7 @@ from .fhirpath_model import (
     Fn,
     Hooks,
     Node,
+    element_type,
     model,
     navigate,
     value_of,
@@ -50,8 +52,10 @@ __all__ = [
     "Quantity",
     "Temporal",
     "compile",
+    "element_type",
     "evaluate",
     "to_json",
+    "value_of",
 ]
 
 _NO_HOOKS = Hooks()
@@ -88,22 +92,7 @@ class Expression:
         root = data if isinstance(data, Node) else Node(data, None, type, resource)
         res = resource if resource is not None else (data if isinstance(data, dict) else None)
         rr = root_resource if root_resource is not None else res
-        if bundle is None:
-            for cand in (rr, res, data):
-                if isinstance(cand, dict) and cand.get("resourceType") == "Bundle":
-                    bundle = cand
-                    break
-        variables_: dict[str, Any] = {
-            "context": [root],
-            "resource": [Node(res, None, None, res)] if res is not None else [],
-            "rootResource": [Node(rr, None, None, rr)] if rr is not None else [],
-            "ucum": "http://unitsofmeasure.org",
-            "sct": "http://snomed.info/sct",
-            "loinc": "http://loinc.org",
-        }
-        if variables:
-            variables_.update(variables)
-        env = Env([root], variables_, hooks or _NO_HOOKS, bundle)
+        env = Env([root], variables, hooks or _NO_HOOKS, res, rr, bundle)
         try:
             return self._fn(env.root, env)
         except FhirPathError:
@@ -123,7 +112,7 @@ class Expression:
         result = self.evaluate(data, **kw)
         if not result:
             return None
-        return all(value_of(r) is True for r in result)
+        return all(r is True or value_of(r) is True for r in result)
 
 
 def type_name(exc: BaseException) -> str:
@@ -211,7 +200,36 @@ def _ident(text: str) -> str:
     return text
 
 
+_MEMO_KEYS = itertools.count()
+
+
 class _Compiler:
+    """AST -> closures ``(focus, env) -> collection``. A subexpression that depends on
+    nothing but the environment (literals, %variables and what is computed from them
+    alone, such as ``%resource.descendants()``) is computed once per evaluation."""
+
+    def __init__(self) -> None:
+        self.const: set[int] = set()  # ids of closures constant within an evaluation
+
+    def _lit(self, fn: Fn) -> Fn:
+        self.const.add(id(fn))
+        return fn
+
+    def _derived(self, fn: Fn, *parts: Fn | None) -> Fn:
+        """``fn`` computed from ``parts`` alone: memoized when they are all constant."""
+        if not all(p is not None and id(p) in self.const for p in parts):
+            return fn
+        key = next(_MEMO_KEYS)
+
+        def memo(focus: list[Any], env: Env) -> list[Any]:
+            got = env.memo.get(key)
+            if got is None:
+                got = env.memo[key] = fn(focus, env)
+            return got
+
+        self.const.add(id(memo))
+        return memo
+
     def compile(self, node: dict[str, Any]) -> Fn:
         t = node.get("type")
         ch: list[dict[str, Any]] = node.get("children") or []
@@ -230,34 +248,34 @@ class _Compiler:
     # -------------------------------------------------------------- literals
 
     def c_NullLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
-        return lambda focus, env: []
+        return self._lit(lambda focus, env: [])
 
     def c_BooleanLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         v = _text(node) == "true"
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     def c_StringLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         v = _unescape(_text(node)[1:-1])
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     def c_NumberLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         text = _text(node)
         v: Any = Decimal(text) if "." in text else int(text)
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     def c_DateTimeLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         text = _text(node)[1:]
         v = Temporal.parse(text, "date")
         if v is None:
             raise FhirPathError(f"invalid date/time literal @{text}")
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     def c_TimeLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         text = _text(node)[2:]
         v = Temporal.parse(text, "time")
         if v is None:
             raise FhirPathError(f"invalid time literal @T{text}")
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     def c_QuantityLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         q = ch[0]
@@ -271,7 +289,7 @@ class _Compiler:
                 for c2 in c.get("terminalNodeText") or []
             )
         v = Quantity(number, _ident(unit) if unit.startswith("'") else unit)
-        return lambda focus, env: [v]
+        return self._lit(lambda focus, env: [v])
 
     # -------------------------------------------------------------- terms
 
@@ -280,7 +298,7 @@ class _Compiler:
         name = _ident(_text(inner))
         if inner.get("type") == "StringLiteral":
             name = _unescape(name)
-        return lambda focus, env: env.variable(name)
+        return self._lit(lambda focus, env: env.variable(name))
 
     def c_InvocationTerm(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         inv = ch[0]
@@ -320,12 +338,15 @@ class _Compiler:
             if left is None:
                 return lambda focus, env: navigate(focus, name)
             if name[:1].isupper() and model().known_type(name):
-                return lambda focus, env: [
-                    i
-                    for i in left(focus, env)
-                    if isinstance(i, Node) and i.type and name in model().ancestors(i.type)
-                ]
-            return lambda focus, env: navigate(left(focus, env), name)
+                return self._derived(
+                    lambda focus, env: [
+                        i
+                        for i in left(focus, env)
+                        if isinstance(i, Node) and i.type and name in model().ancestors(i.type)
+                    ],
+                    left,
+                )
+            return self._derived(lambda focus, env: navigate(left(focus, env), name), left)
         if kind == "FunctionInvocation":
             return self.function(inv["children"][0], left)
         if kind == "ThisInvocation":
@@ -350,12 +371,12 @@ class _Compiler:
         if not lo <= len(params) <= hi:
             raise FhirPathError(f"{name}() takes {lo} to {hi} arguments, got {len(params)}")
         if type_arg:
-            args: list[Fn] = [_const(_text(p).replace("`", "")) for p in params]
+            args: list[Fn] = [self._lit(_const(_text(p).replace("`", ""))) for p in params]
         else:
             args = [self.compile(p) for p in params]
         if left is None:
             return lambda focus, env: impl(focus, env, args)
-        return lambda focus, env: impl(left(focus, env), env, args)
+        return self._derived(lambda focus, env: impl(left(focus, env), env, args), left, *args)
 
     def _sort(self, params: list[dict[str, Any]], left: Fn | None) -> Fn:
 
@@ -384,14 +405,14 @@ class _Compiler:
                 raise FhirPathError("an index must be an integer")
             return [items[n]] if 0 <= n < len(items) else []
 
-        return fn
+        return self._derived(fn, coll, idx)
 
     def c_PolarityExpression(self, node: dict[str, Any], ch: list[Any]) -> Fn:
 
         inner = self.compile(ch[0])
         if node["terminalNodeText"][0] == "+":
             return inner
-        return lambda focus, env: negate(inner(focus, env))
+        return self._derived(lambda focus, env: negate(inner(focus, env)), inner)
 
     def _binary(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         op = node["terminalNodeText"][0]
@@ -399,18 +420,18 @@ class _Compiler:
         if node["type"] == "TypeExpression":
             tname = _text(ch[1]).replace("`", "")
             type_op = OPERATORS[op]
-            return lambda focus, env: type_op(a(focus, env), [tname])
+            return self._derived(lambda focus, env: type_op(a(focus, env), [tname]), a)
         b = self.compile(ch[1])
         if op == "and":
-            return lambda focus, env: and_op(a, b, focus, env)
+            return self._derived(lambda focus, env: and_op(a, b, focus, env), a, b)
         if op == "or":
-            return lambda focus, env: or_op(a, b, focus, env)
+            return self._derived(lambda focus, env: or_op(a, b, focus, env), a, b)
         if op == "implies":
-            return lambda focus, env: implies_op(a, b, focus, env)
+            return self._derived(lambda focus, env: implies_op(a, b, focus, env), a, b)
         impl = OPERATORS.get(op)
         if impl is None:
             raise FhirPathError(f"unsupported operator {op}")
-        return lambda focus, env: impl(a(focus, env), b(focus, env))
+        return self._derived(lambda focus, env: impl(a(focus, env), b(focus, env)), a, b)
 
     c_MultiplicativeExpression = _binary
     c_AdditiveExpression = _binary

@@ -155,9 +155,9 @@ def f_is(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
 
 
 def f_as(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
+    # on a collection as() filters like ofType(): R4 core's dom-3 relies on it
     spec = args[0]([], env)[0]
-    item = _single(inp, "input of as()")
-    return [item] if item is not None and is_type(item, spec, exact=True) else []
+    return [x for x in inp if is_type(x, spec, exact=True)]
 
 
 def f_type(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
@@ -404,6 +404,16 @@ def f_children(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
 
 
 def f_descendants(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
+    if len(inp) == 1 and isinstance(inp[0], Node):  # once per node and evaluation
+        key = id(inp[0].data)
+        got = env.descendants.get(key)
+        if got is None:
+            got = env.descendants[key] = _descendants(inp, env, args)
+        return got
+    return _descendants(inp, env, args)
+
+
+def _descendants(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
     out: list[Any] = []
     todo = f_children(inp, env, args)
     while todo:
@@ -440,7 +450,7 @@ def f_get_value(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
 
 
 def f_html_checks(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
-    return [True]
+    return [True] if inp else []  # the XHTML itself is checked elsewhere (not here)
 
 
 def _reference_of(x: Any) -> str | None:
@@ -466,8 +476,7 @@ def f_resolve(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
 def _resolve(ref: str, x: Any, env: Env) -> Any:
     if ref.startswith("#"):
         holders = [getattr(x, "res", None)]
-        holders += [n.data for n in env.vars.get("resource") or [] if isinstance(n, Node)]
-        holders += [n.data for n in env.vars.get("rootResource") or [] if isinstance(n, Node)]
+        holders += [env.resource, env.root_resource]
         if ref == "#":
             return holders[-1] if holders[-1] is not None else None
         for h in holders:

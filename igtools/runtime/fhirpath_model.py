@@ -4,7 +4,7 @@ System values of FHIR primitives, and the evaluation environment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -77,6 +77,7 @@ class _R4Model:
                 head = head.rpartition(".")[0]
         self._members: dict[tuple[str, str], tuple[str, Any]] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._child_types: dict[str | None, dict[str, str | None]] = {}
 
     def member(self, t: str, name: str) -> tuple[str, Any]:
         """("choice", ((json name, type), ...)) | ("plain", type) | ("unknown"|"free", None)."""
@@ -115,6 +116,13 @@ class _R4Model:
             return None
         kind, info = self.member(t, key)
         return str(info) if kind == "plain" else None
+
+    def child_types(self, t: str | None) -> dict[str, str | None]:
+        """A cache of child_type() for the properties of a ``t`` (filled as they come)."""
+        got = self._child_types.get(t)
+        if got is None:
+            got = self._child_types[t] = {}
+        return got
 
     def ancestors(self, t: str) -> frozenset[str]:
         got = self._ancestors.get(t)
@@ -170,7 +178,12 @@ class Node:
 
 
 def _add(out: list[Any], value: Any, ext: Any, t: str | None, res: Any) -> None:
-    if isinstance(value, list) or isinstance(ext, list):
+    if ext is None:  # the common case: no primitive extension
+        if value.__class__ is list:
+            out.extend(Node(v, None, t, res) for v in value if v is not None)
+        elif value is not None:
+            out.append(Node(value, None, t, res))
+    elif isinstance(value, list) or isinstance(ext, list):
         values = value if isinstance(value, list) else []
         exts = ext if isinstance(ext, list) else []
         for i in range(max(len(values), len(exts))):
@@ -178,32 +191,34 @@ def _add(out: list[Any], value: Any, ext: Any, t: str | None, res: Any) -> None:
             e = exts[i] if i < len(exts) else None
             if v is not None or e is not None:
                 out.append(Node(v, e, t, res))
-    elif value is not None or ext is not None:
+    else:
         out.append(Node(value, ext, t, res))
 
 
 def navigate(focus: list[Any], name: str) -> list[Any]:
     out: list[Any] = []
     m = model()
+    members = m._members
+    uname = "_" + name
     unknown: str | None = None  # a type without ``name`` (an error if no item has it)
     known = False
     for item in focus:
-        if not isinstance(item, Node):
+        if item.__class__ is not Node:
             if isinstance(item, Quantity) and name in ("value", "unit"):
                 out.append(item.value if name == "value" else item.unit)
             continue
         data = item.data
-        if not isinstance(data, dict):
+        if data.__class__ is not dict:
             ext = item.ext
             if isinstance(ext, dict) and name in ("extension", "id"):
                 _add(out, ext.get(name), None, "Extension" if name == "extension" else None, None)
             continue
         t = item.type
         if t is not None:
-            kind, info = m.member(t, name)
+            kind, info = members.get((t, name)) or m.member(t, name)
             if kind == "plain":
                 known = True
-                _add(out, data.get(name), data.get("_" + name), info, item.res)
+                _add(out, data.get(name), data.get(uname), info, item.res)
                 continue
             if kind == "choice":
                 known = True
@@ -216,8 +231,8 @@ def navigate(focus: list[Any], name: str) -> list[Any]:
                 unknown = t
                 continue
         known = True
-        if name in data or "_" + name in data:
-            _add(out, data.get(name), data.get("_" + name), None, item.res)
+        if name in data or uname in data:
+            _add(out, data.get(name), data.get(uname), None, item.res)
             continue
         n = len(name)
         for key, v in data.items():
@@ -230,25 +245,32 @@ def navigate(focus: list[Any], name: str) -> list[Any]:
 
 def children(item: Any) -> list[Any]:
     out: list[Any] = []
-    if not isinstance(item, Node):
+    if item.__class__ is not Node:
         return out
     data = item.data
-    if not isinstance(data, dict):
+    if data.__class__ is not dict:
         if isinstance(item.ext, dict):
             _add(out, item.ext.get("extension"), None, "Extension", None)
         return out
-    m = model()
+    types = model().child_types(item.type)
+    res = item.res
     for key, value in data.items():
-        if key == "resourceType":
-            continue
-        if key.startswith("_"):
+        if key[0] == "_":
             if key[1:] in data:
                 continue
             key, value, ext = key[1:], None, value
+        elif key == "resourceType":
+            continue
         else:
             ext = data.get("_" + key)
-        _add(out, value, ext, m.child_type(item.type, key), item.res)
+        t = types.get(key, _UNSET)
+        if t is _UNSET:
+            t = types[key] = model().child_type(item.type, key)
+        _add(out, value, ext, t, res)
     return out
+
+
+_UNSET: Any = object()
 
 
 def value_of(item: Any) -> Any:
@@ -310,28 +332,80 @@ class Hooks:
 _NO_HOOKS = Hooks()
 
 
-class Env:
-    __slots__ = ("_index_cache", "bundle", "hooks", "index", "root", "this", "total", "vars")
+_CONSTANTS = {
+    "ucum": "http://unitsofmeasure.org",
+    "sct": "http://snomed.info/sct",
+    "loinc": "http://loinc.org",
+}
 
-    def __init__(self, root: list[Any], variables: dict[str, Any], hooks: Hooks, bundle: Any):
+
+class Env:
+    """One evaluation: the root, ``$this``/``$index``/``$total``, the resources around
+    the root (%resource, %rootResource), the Bundle resolve() searches, variables, hooks."""
+
+    __slots__ = (
+        "_bundle",
+        "_index_cache",
+        "descendants",
+        "hooks",
+        "index",
+        "memo",
+        "resource",
+        "root",
+        "root_resource",
+        "this",
+        "total",
+        "vars",
+    )
+
+    def __init__(
+        self,
+        root: list[Any],
+        variables: Mapping[str, Any] | None,
+        hooks: Hooks,
+        resource: Any,
+        root_resource: Any,
+        bundle: Any,
+    ):
         self.root = root
         self.this = root
         self.index: Any = None
         self.total: list[Any] = []
         self.vars = variables
         self.hooks = hooks
-        self.bundle = bundle
+        self.resource = resource
+        self.root_resource = root_resource
+        self._bundle = bundle
         self._index_cache: dict[str, Any] | None = None
+        self.memo: dict[int, list[Any]] = {}  # constant subexpressions, once computed
+        self.descendants: dict[int, list[Any]] = {}  # descendants() by node (id of its JSON)
 
     def variable(self, name: str) -> list[Any]:
-        if name in self.vars:
+        if self.vars and name in self.vars:
             v = self.vars[name]
             return v if isinstance(v, list) else [v]
+        if name == "resource" or name == "rootResource":
+            r = self.resource if name == "resource" else self.root_resource
+            return [] if r is None else [Node(r, None, None, r)]
+        if name == "context":
+            return list(self.root)
+        if name in _CONSTANTS:
+            return [_CONSTANTS[name]]
         if name.startswith("vs-"):
             return ["http://hl7.org/fhir/ValueSet/" + name[3:]]
         if name.startswith("ext-"):
             return ["http://hl7.org/fhir/StructureDefinition/" + name[4:]]
         raise FhirPathError(f"unknown variable %{name}")
+
+    @property
+    def bundle(self) -> Any:
+        """The given Bundle, else the root resource when it is a Bundle."""
+        if self._bundle is None:
+            for cand in (self.root_resource, self.resource):
+                if isinstance(cand, dict) and cand.get("resourceType") == "Bundle":
+                    self._bundle = cand
+                    break
+        return self._bundle
 
     def bundle_index(self) -> dict[str, Any]:
         if self._index_cache is None:
@@ -347,3 +421,34 @@ class Env:
                     idx.setdefault(f"{res['resourceType']}/{res['id']}", res)
             self._index_cache = idx
         return self._index_cache
+
+
+_ELEMENT_TYPES: dict[tuple[str, str | None], str | None] = {}
+
+
+def element_type(path: str, json_name: str | None = None) -> str | None:
+    """The FHIR type (or backbone element path) of the element at ``path`` (an element
+    definition path: ``Observation.component``, ``Observation.value[x]``); a choice
+    element's type comes from the JSON name of the occurrence (``valueQuantity``).
+    None when the model does not know it."""
+    key = (path, json_name)
+    if key in _ELEMENT_TYPES:
+        return _ELEMENT_TYPES[key]
+    m = model()
+    steps = [s.partition(":")[0] for s in path.split(".")]
+    t: str | None = steps[0]
+    for i, step in enumerate(steps[1:], start=1):
+        if t is None:
+            break
+        if step.endswith("[x]"):
+            stem = step[:-3]
+            last = i == len(steps) - 1
+            if last and json_name and json_name.startswith(stem) and len(json_name) > len(stem):
+                t = _type_code(json_name[len(stem) :])
+            else:
+                t = None
+            continue
+        kind, info = m.member(t, step)
+        t = str(info) if kind == "plain" and info not in ("Resource", "System.String") else None
+    _ELEMENT_TYPES[key] = t
+    return t

@@ -553,8 +553,20 @@ def _system_type(v: Any) -> str:
     return "Any"
 
 
+_NODE_IS: dict[tuple[str, str, bool], bool] = {}
+
+
 def is_type(item: Any, spec: str, exact: bool = False) -> bool:
     """``item is spec``; ``exact`` (as, ofType): a FHIR primitive only as its own type."""
+    if item.__class__ is Node and item.type is not None:
+        got = _NODE_IS.get((item.type, spec, exact))
+        if got is None:
+            got = _NODE_IS[(item.type, spec, exact)] = _is_type(item, spec, exact)
+        return got
+    return _is_type(item, spec, exact)
+
+
+def _is_type(item: Any, spec: str, exact: bool) -> bool:
     ns, _, name = spec.rpartition(".")
     m = model()
     if ns not in ("", "FHIR", "System") or not (name in SYSTEM_TYPES or m.known_type(name)):

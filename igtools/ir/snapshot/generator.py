@@ -28,6 +28,8 @@ from igtools.ir.snapshot.tree import (
 )
 from igtools.packages.index import ResourceIndex
 
+_NOT_EXPANDED = frozenset({"Extension", "Reference", "canonical"})
+
 
 class SnapshotGenerator:
     """Computes snapshots for StructureDefinitions resolved through ``index``.
@@ -54,6 +56,8 @@ class SnapshotGenerator:
         self._extra: dict[str, Json] = {}
         # per generation: the choice elements type-sliced without their [x] in the differential
         self._state: list[list[Node]] = []
+        # per generation: elements sliced in the base that the differential slices again
+        self._sliced_hits: list[list[Node]] = []
 
     # ------------------------------------------------------------------ lookups
 
@@ -152,19 +156,31 @@ class SnapshotGenerator:
                 root.el.pop("base", None)
         implicit: list[Node] = []
         self._state.append(implicit)
+        self._sliced_hits.append([])
         try:
             for d in diff:
                 eid = d.get("id")
                 if not isinstance(eid, str):
                     eid = self._id_from_path(d)
                 node = self._locate(root, eid, url, d, specialization)
-                merge_element(node, d, url, node.fresh, lambda u: self._profile_root(u, url))
+                fresh = node.fresh
+                merge_element(node, d, url, fresh, lambda u: self._profile_root(u, url))
+                if fresh:
+                    self._expand_type_profile(node, d, url, eid)
                 node.fresh = False
                 node.touched = True
         finally:
             self._state.pop()
+            sliced_hits = self._sliced_hits.pop()
         for node in implicit:
             close_type_slicing(node)
+        for node in sliced_hits:
+            # an inherited slicing the differential constrains again, without walking into
+            # the sliced element: the publisher writes the element's data type children
+            # (unfolded by the base) no more, only its slices
+            codes = {t.get("code") for t in types_of(node.orig)}
+            if not node.inner and node.children and not codes & {"BackboneElement", "Element"}:
+                node.children = []
         slice_minimums(root)
         return root
 
@@ -185,8 +201,11 @@ class SnapshotGenerator:
         in_slice = False  # below a slice, a rename constrains the [x] itself
         for seg in segs[1:]:
             name, _, sl = seg.partition(":")
+            node.inner = True
             if not node.children and name:
                 self._unfold(node, url, eid)
+            if node.unfolded:
+                in_slice = False  # a data type's children: a scope of their own
             child = node.child(name)
             if child is None:
                 match = choice_match(node, name)
@@ -215,12 +234,30 @@ class SnapshotGenerator:
                         f"no element {name!r} in the base definition"
                     )
             node = child
+            if "slicing" in node.orig and node not in self._sliced_hits[-1]:
+                self._sliced_hits[-1].append(node)
             if sl:
                 if name.endswith("[x]"):
                     self._type_slicing(node)
                 node = self._slice(node, sl, url, eid)
                 in_slice = True
         return node
+
+    def _expand_type_profile(self, node: Node, d: Json, url: str, eid: str) -> None:
+        """A new slice typed with a data type profile is written out in full (the
+        profile's elements are what tells the slice apart)."""
+        types = types_of(d)
+        if (
+            node.children
+            or node.name.endswith("[x]")
+            or len(types) != 1
+            or types[0].get("code") in _NOT_EXPANDED
+        ):
+            return
+        profiles = types[0].get("profile") or []
+        sd = self._sd(str(profiles[0])) if profiles else None
+        if sd is not None and sd.get("kind") == "complex-type":
+            self._unfold(node, url, eid)
 
     def _type_slicing(self, node: Node) -> None:
         """A choice element the differential slices by type (settled by
@@ -284,6 +321,7 @@ class SnapshotGenerator:
                     f"StructureDefinition {url}: {eid}: contentReference {ref} not found"
                 )
             node.children = [c.clone() for c in target.orig_children]
+            node.unfolded = True
             node.el.pop("contentReference", None)
             node.el["type"] = copy_json(target.orig.get("type") or [])
             return
@@ -304,6 +342,7 @@ class SnapshotGenerator:
             )
         tree = self._tree(type_url, url)
         node.children = [c.clone() for c in tree.orig_children]
+        node.unfolded = True
 
     def _profile_root(self, url: str, wanted_by: str) -> Json | None:
         """The root element of the profile ``url`` names (None if unknown); a resource

@@ -35,12 +35,14 @@ class Node:
         "children",
         "el",
         "fresh",
+        "inner",
         "name",
         "orig",
         "orig_children",
         "orig_slices",
         "slices",
         "touched",
+        "unfolded",
     )
 
     def __init__(self, orig: Json, name: str) -> None:
@@ -53,6 +55,8 @@ class Node:
         self.orig_slices: list[Node] = []
         self.fresh = False  # a slice created for the differential element at hand
         self.touched = False  # constrained by the differential being applied
+        self.inner = False  # the differential walked into its children
+        self.unfolded = False  # children given from its type by this generation
         self.auto_sliced = False  # slicing added for slices the differential did not introduce
 
     def freeze(self) -> None:

@@ -35,6 +35,7 @@ from igtools.validate.rules import RuleBuilder
 
 LINE_LENGTH = 100
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
+_FHIRPATH_RUNTIME = sorted(p.name for p in RUNTIME_DIR.glob("fhirpath*.py"))  # the engine
 
 PRIMITIVE_PY = {
     "boolean": "bool",
@@ -100,12 +101,15 @@ def _field_type_name(resource: str, json_name: str) -> str | None:
 # ---------------------------------------------------------------------- rules as code
 
 
-def _py(value: Any, shared: dict[Inv, str] | None = None) -> str:
+def _py(value: Any, shared: dict[Any, str] | None = None) -> str:
     """Python source for rules objects and JSON values (only non-default fields).
 
-    Invariants found in ``shared`` are written as the name of a shared constant.
+    Invariants and value set codes found in ``shared`` are written as the name of a
+    shared constant.
     """
     if isinstance(value, Inv) and shared is not None and value in shared:
+        return shared[value]
+    if _is_codes(value) and shared is not None and value in shared:
         return shared[value]
     if isinstance(value, El | Match | Inv | Rules):
         args = []
@@ -130,6 +134,43 @@ def _invariants(el: El) -> list[Inv]:
     for c in (*el.children, *el.slices):
         out.extend(_invariants(c))
     return out
+
+
+SHARED_CODES_MIN = 8  # a value set's codes this long or longer become a shared constant
+
+
+def _is_codes(value: Any) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) >= SHARED_CODES_MIN
+        and all(isinstance(v, tuple) and len(v) == 2 for v in value[:2])
+    )
+
+
+def _coded(el: El) -> list[El]:
+    out = [el] if el.codes is not None and len(el.codes) >= SHARED_CODES_MIN else []
+    for c in (*el.children, *el.slices):
+        out.extend(_coded(c))
+    return out
+
+
+def shared_codes(all_rules: list[Rules]) -> dict[Any, str]:
+    """A constant name for the codes of each value set of some length (the same value set
+    binds many elements: written once)."""
+    names: dict[Any, str] = {}
+    used: set[str] = set()
+    for rules in all_rules:
+        for el in _coded(rules.root):
+            if el.codes in names:
+                continue
+            vs = (el.value_set or "codes").partition("|")[0].rstrip("/").rsplit("/", 1)[-1]
+            base = "CODES_" + (const_name(re.sub(r"\W+", "_", vs)).strip("_") or "VS")
+            name, n = base, 2
+            while name in used:
+                name, n = f"{base}_{n}", n + 1
+            used.add(name)
+            names[el.codes] = name
+    return names
 
 
 def shared_invariants(all_rules: list[Rules]) -> dict[Inv, str]:
@@ -230,7 +271,7 @@ class ModelsRenderer:
         self.env = environment("models", templates)
         self.rule_builder = RuleBuilder(ig)
         self.warnings: list[str] = []
-        self.shared: dict[Inv, str] = {}
+        self.shared: dict[Any, str] = {}
 
     def views(self) -> list[ModelView]:
         used_classes: set[str] = set()
@@ -271,7 +312,10 @@ class ModelsRenderer:
             )
             self._accessors(view)
             views.append(view)
-        self.shared = shared_invariants([v.rules for v in views])
+        self.shared = {
+            **shared_invariants([v.rules for v in views]),
+            **shared_codes([v.rules for v in views]),
+        }
         for v in views:
             v.rules_source = _py(v.rules, self.shared)
         return views
@@ -353,7 +397,7 @@ class ModelsRenderer:
         (rt / "__init__.py").write_text(
             f'{self.header()}"""Profile validation runtime (copied from igtools)."""\n'
         )
-        for name in ("validation.py", "models.py"):
+        for name in ("validation.py", "models.py", *_FHIRPATH_RUNTIME):
             src = (RUNTIME_DIR / name).read_text(encoding="utf-8")
             (rt / name).write_text(self.header() + src, encoding="utf-8")
             written.append(rt / name)

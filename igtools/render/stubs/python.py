@@ -33,7 +33,15 @@ from igtools.validate.rules import build_rules
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 TYPES_TABLE = RUNTIME_DIR.parent / "data" / "fhir-r4-types.json"
-SERVER_RUNTIME = ("fhirapi.py", "fhirjson.py", "search.py", "store.py", "tls.py", "validation.py")
+SERVER_RUNTIME: tuple[str, ...] = (
+    "fhirapi.py",
+    "fhirjson.py",
+    "search.py",
+    "store.py",
+    "tls.py",
+    "validation.py",
+)
+SERVER_RUNTIME += tuple(sorted(p.name for p in RUNTIME_DIR.glob("fhirpath*.py")))  # FHIRPath
 
 
 def pysrc(value: Any) -> str:

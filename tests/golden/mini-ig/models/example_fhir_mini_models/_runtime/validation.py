@@ -459,49 +459,44 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
 
 # ------------------------------------------------------------------------------ FHIRPath
 
-_COMPILED: dict[str, Callable[..., list[Any]] | None] = {}
-
-
-def _quiet_trace(*args: Any) -> None:
-    """FHIRPath trace() output is not the user's business."""
-
-
-def _has_value(inputs: list[Any]) -> list[bool]:
-    return [len(inputs) == 1 and not isinstance(inputs[0], dict | list)]
-
 
 def _compile(expression: str) -> Callable[..., list[Any]] | None:
-    if expression not in _COMPILED:
-        try:
-            import fhirpathpy
-            from fhirpathpy.models import models
+    """``expression`` compiled by the FHIRPath engine (runtime/fhirpath.py, cached), as a
+    function of (data, variables) giving System values; None when it cannot compile."""
+    from .fhirpath import FhirPathError, compile, value_of
 
-            _COMPILED[expression] = fhirpathpy.compile(
-                expression,
-                models["r4"],
-                {
-                    "userInvocationTable": {"hasValue": {"fn": _has_value}},
-                    "traceFn": _quiet_trace,
-                },
-            )
-        except Exception:
-            _COMPILED[expression] = None
-    return _COMPILED[expression]
+    try:
+        expr = compile(expression)
+    except FhirPathError:
+        return None
+
+    def run(data: JSON, variables: Mapping[str, Any] | None = None) -> list[Any]:
+        env = dict(variables or {})
+        res, root = env.pop("resource", None), env.pop("rootResource", None)
+        found = expr.evaluate(data, resource=res, root_resource=root, variables=env)
+        return [value_of(r) for r in found]
+
+    return run
 
 
 def invariant_supported(expression: str) -> bool:
-    """Can fhirpathpy compile this expression? (used by the generator to warn)"""
+    """Can the FHIRPath engine compile this expression? (used by the generator to warn)"""
     return _compile(expression) is not None
 
 
 def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    """Each invariant of ``el`` on one occurrence, evaluated knowing the occurrence's FHIR
+    type (choice types below it resolve) and the resource it is in (%resource)."""
+    from .fhirpath import FhirPathError, compile, element_type
+
+    name = loc.rpartition(".")[2].partition("[")[0]
+    ftype = element_type(el.path, name if el.choice_stem else None)
+    hooks = _hooks(ctx.registry)
     for inv in el.invariants:
-        fn = _compile(inv.expression)
-        if fn is None:
-            continue
         try:
-            result = fn(value, {"resource": ctx.root, "rootResource": ctx.root})
-        except Exception as exc:  # an engine gap is not the instance's fault
+            expr = compile(inv.expression)
+            verdict = expr.verdict(value, type=ftype, resource=ctx.root, hooks=hooks)
+        except FhirPathError as exc:  # an engine gap is not the instance's fault
             ctx.error(
                 loc,
                 f"invariant {inv.key} could not be evaluated: {exc}",
@@ -510,13 +505,60 @@ def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
             )
             continue
         # FHIRPath: an empty result gives no verdict; anything but true fails
-        if result and not all(r is True for r in result):
+        if verdict is False:
             ctx.error(
                 loc,
                 f"invariant {inv.key} broken: {inv.human}",
                 f"invariant:{inv.key}",
                 inv.severity,
             )
+
+
+_HOOKS: dict[int, tuple[Registry, Any]] = {}
+
+
+def _hooks(registry: Registry) -> Any:
+    """FHIRPath hooks from a registry of rules: conformsTo(url) validates against the
+    profile's rules (unknown profile: no answer); memberOf(url) knows the codes of the
+    value sets bound in the rules (other value sets: no answer)."""
+    got = _HOOKS.get(id(registry))
+    if got is not None and got[0] is registry:
+        return got[1]
+    from .fhirpath import Hooks
+
+    value_sets: dict[str, tuple[str | None, tuple[tuple[str | None, str], ...]]] = {}
+
+    def collect(el: El) -> None:
+        if el.value_set and el.codes is not None:
+            value_sets.setdefault(el.value_set.partition("|")[0], (el.code_kind, el.codes))
+        for c in el.children + el.slices:
+            collect(c)
+
+    for rules in registry.values():
+        collect(rules.root)
+
+    def member_of(value: JSON, url: str) -> bool | None:
+        known = value_sets.get(url.partition("|")[0])
+        if known is None:
+            return None
+        kind = "code" if isinstance(value, str) else known[0]
+        if isinstance(value, dict) and "coding" in value:
+            kind = "CodeableConcept"
+        verdicts = [_code_ok(f, known[1], kind) for f in _codings(value, kind)]
+        if any(v is True for v in verdicts):
+            return True
+        return None if any(v is None for v in verdicts) else False
+
+    def conforms_to(value: JSON, url: str) -> bool | None:
+        rules = registry.get(url.partition("|")[0])
+        if rules is None:
+            return None
+        issues = validate(value, rules, registry, invariants=False)
+        return not any(i.severity == "error" for i in issues)
+
+    hooks = Hooks(member_of=member_of, conforms_to=conforms_to)
+    _HOOKS[id(registry)] = (registry, hooks)
+    return hooks
 
 
 def _short(value: JSON) -> str:
