@@ -31,6 +31,11 @@ from igtools.packages.index import ResourceIndex
 _NOT_EXPANDED = frozenset({"Extension", "Reference", "canonical"})
 
 
+def _backbone(node: Node) -> bool:
+    """Whether ``node``'s children are its own (not those of a data type)."""
+    return bool({t.get("code") for t in types_of(node.orig)} & {"BackboneElement", "Element"})
+
+
 class SnapshotGenerator:
     """Computes snapshots for StructureDefinitions resolved through ``index``.
 
@@ -178,8 +183,7 @@ class SnapshotGenerator:
             # an inherited slicing the differential constrains again, without walking into
             # the sliced element: the publisher writes the element's data type children
             # (unfolded by the base) no more, only its slices
-            codes = {t.get("code") for t in types_of(node.orig)}
-            if not node.inner and node.children and not codes & {"BackboneElement", "Element"}:
+            if not node.inner and node.children and not _backbone(node):
                 node.children = []
         slice_minimums(root)
         return root
@@ -301,9 +305,15 @@ class SnapshotGenerator:
                 if cur is node and not node.touched:
                     node.auto_sliced = True  # slices without their slicing entry
                 found = cur.clone(with_slices=False)
+                if cur is node and "slicing" in node.orig and not _backbone(node):
+                    # a new slice of a base slicing: its data type's children are unfolded
+                    # afresh, not taken from the slicing entry's
+                    found.children = []
+                    found.orig_children = []
                 found.el.pop("slicing", None)
                 found.el["sliceName"] = name
                 found.orig = dict(found.el)
+                found.intro = cur
                 cur.slices.append(found)
                 found.fresh = True
             cur = found
@@ -324,6 +334,18 @@ class SnapshotGenerator:
             node.unfolded = True
             node.el.pop("contentReference", None)
             node.el["type"] = copy_json(target.orig.get("type") or [])
+            return
+        intro = node.intro
+        if (
+            intro is not None
+            and intro.unfolded
+            and intro.inner
+            and intro.children
+            and types_of(node.el) == types_of(intro.el)
+        ):
+            # a slice of an element the differential constrained inside: from those
+            node.children = [c.copy_current() for c in intro.children]
+            node.unfolded = True
             return
         types = types_of(node.el)
         if len(types) == 1:

@@ -36,6 +36,7 @@ class Node:
         "el",
         "fresh",
         "inner",
+        "intro",
         "name",
         "orig",
         "orig_children",
@@ -56,6 +57,7 @@ class Node:
         self.fresh = False  # a slice created for the differential element at hand
         self.touched = False  # constrained by the differential being applied
         self.inner = False  # the differential walked into its children
+        self.intro: Node | None = None  # for a slice, the element it slices
         self.unfolded = False  # children given from its type by this generation
         self.auto_sliced = False  # slicing added for slices the differential did not introduce
 
@@ -74,6 +76,16 @@ class Node:
         out.children = [c.clone() for c in self.orig_children]
         if with_slices:
             out.slices = [s.clone() for s in self.orig_slices]
+        out.orig_children = list(out.children)
+        out.orig_slices = list(out.slices)
+        return out
+
+    def copy_current(self) -> Node:
+        """A copy of this node as it stands (constraints applied), slices included."""
+        out = Node(self.orig, self.name)
+        out.el = copy_json(self.el)
+        out.children = [c.copy_current() for c in self.children]
+        out.slices = [s.copy_current() for s in self.slices]
         out.orig_children = list(out.children)
         out.orig_slices = list(out.slices)
         return out
