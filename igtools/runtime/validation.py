@@ -353,8 +353,8 @@ def _check_binding(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
                 "binding",
             )
         return
-    if el.codes is None:
-        return
+    if el.codes is None or (kind in ("Coding", "Quantity") and not any(c for _, c in found)):
+        return  # nothing to judge it by, or no code to judge (a Quantity without units)
     verdicts = [_code_ok(f, el.codes, kind, el.open_systems) for f in found]
     if not verdicts or any(v is not False for v in verdicts):
         return  # one coding in the value set (or not judged): enough

@@ -200,3 +200,23 @@ def test_unknown_code_in_a_complete_code_system_even_unbound(tmp_path: Path) -> 
         "Observation.contained[0].meta.tag[0].code",
         "Observation.contained[0].category[0].coding[0].code",
     ]
+
+
+def test_coding_and_quantity_judged_on_their_code() -> None:
+    units = (("http://unitsofmeasure.org", "kg"), ("http://unitsofmeasure.org", "g"))
+    qty = El("Observation.valueQuantity", ("valueQuantity",), codes=units, code_kind="Quantity")
+    rules = Rules("u", "P", "Observation", El("Observation", children=(qty,)))
+
+    def obs(q: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Observation", "valueQuantity": q}
+
+    assert (
+        validate(obs({"value": 1, "system": "http://unitsofmeasure.org", "code": "kg"}), rules)
+        == []
+    )
+    assert validate(obs({"value": 1}), rules) == []  # no units: nothing to judge
+    bad = validate(
+        obs({"value": 1, "system": "http://unitsofmeasure.org", "code": "[lb_av]"}), rules
+    )
+    assert [(i.location, i.rule) for i in bad] == [("Observation.valueQuantity", "binding")]
+    assert "The code provided (http://unitsofmeasure.org#[lb_av]) was not found" in bad[0].message
