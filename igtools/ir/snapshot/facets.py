@@ -191,14 +191,17 @@ def extension_doco(el: Json) -> None:
         el.pop(key, None)
 
 
-def _pin(ref: Any, version: str) -> Any:
-    if isinstance(ref, str) and ref.startswith("http://hl7.org/fhir/") and "|" not in ref:
-        return f"{ref}|{version}"
+def _pin(ref: Any, version: Callable[[str], str | None]) -> Any:
+    if isinstance(ref, str) and "|" not in ref:
+        v = version(ref)
+        if v:
+            return f"{ref}|{v}"
     return ref
 
 
-def pinned(el: Json, version: str) -> Json:
-    """``el`` with its references to core resources versioned (``url|4.0.1``)."""
+def pinned(el: Json, version: Callable[[str], str | None]) -> Json:
+    """``el`` with its canonical references versioned (``url|4.0.1``): ``version`` gives
+    the version of the resource a reference resolves to, or None to leave it as it is."""
     out = dict(el)
     b = out.get("binding")
     if isinstance(b, dict) and "valueSet" in b:

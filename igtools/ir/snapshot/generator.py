@@ -39,11 +39,12 @@ def _backbone(node: Node) -> bool:
 class SnapshotGenerator:
     """Computes snapshots for StructureDefinitions resolved through ``index``.
 
-    ``pin_core_versions``: write the references that elements inherited from the core
-    specification make to its own resources with the core's version (``|4.0.1``), as
-    recent IG Publishers do. ``regenerate``: canonical URLs whose snapshot is computed
-    even when the index holds one (the corpus test removes the published snapshots this
-    way); a StructureDefinition without a snapshot is always computed. Results are cached by URL.
+    ``pin_core_versions``: write the canonical references that elements inherited from
+    the core specification make with the version of the resource they resolve to
+    (``|4.0.1``, a terminology value set's own version), as recent IG Publishers do.
+    ``regenerate``: canonical URLs whose snapshot is computed even when the index holds
+    one (the corpus test removes the published snapshots this way); a StructureDefinition
+    without a snapshot is always computed. Results are cached by URL.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class SnapshotGenerator:
         self.index = index
         self.regenerate = set(regenerate)
         self.pin_core_versions = pin_core_versions
+        self._versions: dict[str, str] = {}
         self._snapshots: dict[str, list[Json]] = {}
         self._trees: dict[str, Node] = {}
         self._in_progress: list[str] = []
@@ -90,6 +92,14 @@ class SnapshotGenerator:
             return None
         return entry.data, entry.package
 
+    def _version_of(self, url: str) -> str | None:
+        """The version of the conformance resource ``url`` resolves to (pinning)."""
+        v = self._versions.get(url)
+        if v is None:
+            entry = self.index.resolve(url)
+            v = self._versions[url] = (entry.version or "") if entry is not None else ""
+        return v or None
+
     def snapshot_elements(self, url: str, wanted_by: str = "") -> list[Json]:
         """The snapshot elements of the StructureDefinition ``url`` (computed if needed)."""
         key = url.split("|", 1)[0]
@@ -116,9 +126,8 @@ class SnapshotGenerator:
             web = CORE_WEB.get(found[1].split("#")[0]) if found else None
             if web is not None:
                 elements = [absolute_links(e, web) for e in elements]
-                if self.pin_core_versions and found:
-                    version = found[1].split("#", 1)[1]
-                    elements = [pinned(e, version) for e in elements]
+                if self.pin_core_versions:
+                    elements = [pinned(e, self._version_of) for e in elements]
             tree = tree_of(elements, f"StructureDefinition {url}")
             self._trees[key] = tree
         return tree
