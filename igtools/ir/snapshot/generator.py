@@ -27,6 +27,8 @@ from igtools.ir.snapshot.tree import (
     types_of,
 )
 from igtools.packages.index import ResourceIndex
+from igtools.packages.resources import ResourceEntry
+from igtools.packages.spec import version_key
 
 _NOT_EXPANDED = frozenset({"Extension", "Reference", "canonical"})
 
@@ -88,9 +90,24 @@ class SnapshotGenerator:
         entry = self.index.resolve(url)
         if entry is None and "|" in url:  # another version than the one asked for
             entry = self.index.resolve(base_url)
+        if entry is not None and "|" not in url:
+            entry = self._latest(entry)
         if entry is None or entry.resource_type != "StructureDefinition":
             return None
         return entry.data, entry.package
+
+    def _latest(self, entry: ResourceEntry) -> ResourceEntry:
+        """Among the packages defining the same URL (the core and the extensions pack, say),
+        the latest version, unless the package being generated defines it."""
+        root = self.index.packages[0].id if self.index.packages else None
+        candidates = [
+            e
+            for e in self.index.all_versions(str(entry.url))
+            if e.resource_type == "StructureDefinition"
+        ]
+        if len(candidates) < 2 or entry.package == root:
+            return entry
+        return max(candidates, key=lambda e: version_key(e.version or "0"))
 
     def _version_of(self, url: str) -> str | None:
         """The version of the conformance resource ``url`` resolves to (pinning)."""
