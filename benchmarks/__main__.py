@@ -11,11 +11,13 @@ from benchmarks import (
     bench_build,
     bench_docs,
     bench_examples,
+    bench_fhirpath,
     bench_jsonrules,
     bench_models,
     bench_packages,
     bench_snapshots,
     bench_stubs,
+    bench_terminology,
 )
 from benchmarks.common import SHARED
 
@@ -34,6 +36,8 @@ def main() -> int:
         "models": bench_models.run(args.repeat),
         "examples": bench_examples.run(args.repeat),
         "validate_json_rules": bench_jsonrules.run(args.repeat),
+        "terminology": bench_terminology.run(args.repeat),
+        "validate_invariants": bench_fhirpath.run(args.repeat),
         "docs": bench_docs.run(args.repeat),
         "stubs": bench_stubs.run(args.repeat),
         "build": bench_build.run(args.repeat),
