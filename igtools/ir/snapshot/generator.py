@@ -196,6 +196,11 @@ class SnapshotGenerator:
                 node = self._locate(root, eid, url, d, specialization)
                 fresh = node.fresh
                 merge_element(node, d, url, fresh, lambda u: self._profile_root(u, url))
+                if node.name.endswith("[x]") and "slicing" in node.orig:
+                    # constraining an inherited type slicing: type slicing is closed
+                    slicing = node.el.get("slicing")
+                    if isinstance(slicing, dict):
+                        node.el["slicing"] = {**slicing, "rules": "closed"}
                 if fresh:
                     self._expand_type_profile(node, d, url, eid)
                 node.fresh = False
@@ -294,7 +299,8 @@ class SnapshotGenerator:
         :func:`close_type_slicing` once the whole differential is applied)."""
         if "slicing" in node.orig:
             return  # already sliced in the base
-        if node.touched:  # the differential introduced the slicing: taken as it is
+        if node.touched and "xtension.value" in str(node.el.get("path")):
+            # an extension's value sliced by the differential: its slicing taken as it is
             node.el.setdefault(
                 "slicing",
                 {
