@@ -20,6 +20,7 @@ class IRBuilder:
         self.terminology = Terminology(self.index)
         self.extensions: dict[str, Extension] = {}
         self._ext_profiles: dict[str, Profile | None] = {}
+        self._profiles: dict[str, Profile | None] = {}
         self.warnings: list[str] = []
         # differential-only StructureDefinitions (a SUSHI output folder): snapshots computed
         # in memory, kept in the index for every later use
@@ -50,6 +51,34 @@ class IRBuilder:
         if prof.extension is not None:
             self.extensions[key] = prof.extension
         return prof.extension
+
+    def profile(self, url: str) -> Profile | None:
+        """Any StructureDefinition of the package set (a dependency's profile, a base
+        resource of hl7.fhir.r4.core) by canonical URL (``|version`` allowed), built and
+        bound on first use; None when no loaded package defines it."""
+        key = url
+        if key in self._profiles:
+            return self._profiles[key]
+        self._profiles[key] = None
+        entry = self.index.resolve(url)
+        if entry is None or entry.resource_type != "StructureDefinition":
+            return None
+        try:
+            prof = build_profile(entry.data, entry.package, self.extension)
+        except SnapshotError as exc:
+            self.warnings.append(f"{entry.path}: {exc}; skipped")
+            return None
+        self._bind(prof)
+        self._profiles[key] = prof
+        return prof
+
+    def sd_type(self, url: str) -> str | None:
+        """The type a StructureDefinition of the package set constrains (cheap: no IR)."""
+        entry = self.index.resolve(url)
+        if entry is None or entry.resource_type != "StructureDefinition":
+            return None
+        t = entry.data.get("type")
+        return t if isinstance(t, str) else None
 
     def _bind(self, profile: Profile) -> None:
         for el in profile.elements():

@@ -132,6 +132,26 @@ def validate(
     return ctx.issues
 
 
+def validate_value(
+    value: JSON,
+    rules: Rules,
+    location: str,
+    resource: JSON,
+    registry: Registry = _EMPTY,
+    invariants: bool = True,
+) -> list[Issue]:
+    """Every way ``value``, a data type occurrence at ``location`` inside ``resource``
+    (an extension, a profiled Address...), breaks ``rules``, a profile on its type."""
+    ctx = _Ctx(rules, registry, invariants, resource)
+    if not isinstance(value, dict):
+        ctx.error(location, f"not a JSON object (a {rules.type} is expected)", "structure")
+        return ctx.issues
+    if invariants and rules.root.invariants:
+        _check_invariants(value, rules.root, location, ctx)
+    _check_node(value, rules.root, location, ctx)
+    return ctx.issues
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -229,6 +249,9 @@ def _split_path(path: str) -> list[str]:
             cur += ch
     parts.append(cur)
     return [p for p in parts if p and p != "$this"]
+
+
+split_path = _split_path  # the steps of a simple FHIRPath (for the rule generator)
 
 
 def select(value: JSON, path: str) -> list[JSON]:
@@ -402,9 +425,15 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         return  # resolved inside a Bundle, not here
     else:
         m = _REF_RE.search(ref)
-        if m is None:
+        if m is None or not _is_resource_type(m[1]):
+            # as the reference validator: a reference that names no resource type cannot
+            # have its target checked (resolving it is the server's business)
             ctx.error(
-                f"{loc}.reference", f"{ref!r} is not a literal reference Type/id", "reference"
+                f"{loc}.reference",
+                f"{ref!r} names no resource type (Type/id or an absolute URL ending so): "
+                "its target type is not checked",
+                "reference",
+                "warning",
             )
             return
         target_type = m[1]
@@ -415,6 +444,22 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
             f"reference to {target_type} not allowed (allowed: {allowed})",
             "reference",
         )
+
+
+_RESOURCE_TYPES: dict[str, bool] = {}
+
+
+def _is_resource_type(name: str) -> bool:
+    """Is ``name`` a FHIR resource type (per the fhir.resources models)?"""
+    if name not in _RESOURCE_TYPES:
+        from fhir.resources.R4B import get_fhir_model_class
+        from fhir.resources.R4B.resource import Resource
+
+        try:
+            _RESOURCE_TYPES[name] = issubclass(get_fhir_model_class(name), Resource)
+        except (KeyError, ValueError, TypeError):
+            _RESOURCE_TYPES[name] = False
+    return _RESOURCE_TYPES[name]
 
 
 # ------------------------------------------------------------------------------ walking
@@ -436,8 +481,10 @@ def _check_empty(value: JSON, loc: str, ctx: _Ctx) -> None:
         for i, v in enumerate(value):
             if v is not None:
                 _check_empty(v, f"{loc}[{i}]", ctx)
-    elif isinstance(value, str) and not value.strip():
-        ctx.error(loc, "empty or blank string", "ele-1")
+    elif value == "":
+        # a blank string is a value for the reference validator (at most a warning about
+        # its white space); only the empty string is no value
+        ctx.error(loc, "empty string", "ele-1")
 
 
 def _check_node(obj: JSON, el: El, loc: str, ctx: _Ctx) -> None:

@@ -6,10 +6,11 @@ rule; elements that add nothing are pruned, so the rule tree stays small.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from igtools.ir.model import IG, Element, Profile
-from igtools.runtime.validation import El, Inv, Match, Rules, invariant_supported
+from igtools.runtime.validation import El, Inv, Match, Rules, invariant_supported, split_path
 
 CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1"})  # checked natively by the runtime
@@ -17,12 +18,24 @@ CODE_KINDS = {"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"}
 
 
 class RuleBuilder:
-    def __init__(self, ig: IG) -> None:
+    def __init__(self, ig: IG, sd_type: Callable[[str], str | None] | None = None) -> None:
         self.ig = ig
         self.warnings: list[str] = []
         # bound codes as rule tuples, once per value set expansion (see _codes)
         self._code_cache: dict[tuple[int, str], tuple[object, tuple[tuple[str | None, str], ...]]]
         self._code_cache = {}
+        # the type of a StructureDefinition outside the IG (a dependency's), if known
+        self._sd_type = sd_type
+
+    def _profile_type(self, url: str) -> str | None:
+        """The type of the profile at ``url`` (the IG's or, through the package set, a
+        dependency's); None when unknown."""
+        prof = self.ig.profiles.get(url)
+        if prof is not None:
+            return prof.type
+        if self._sd_type is not None:
+            return self._sd_type(url)
+        return None
 
     # ------------------------------------------------------------------ public
 
@@ -48,9 +61,9 @@ class RuleBuilder:
                 return ()
             for url in t.target_profiles:
                 base = url.partition("|")[0]
-                prof = self.ig.profiles.get(base)
-                if prof is not None:
-                    out.append(prof.type)
+                ptype = self._profile_type(base)
+                if ptype is not None:
+                    out.append(ptype)
                 elif base.startswith(CORE_SD):
                     out.append(base[len(CORE_SD) :])
                 else:
@@ -116,7 +129,7 @@ class RuleBuilder:
                 out.extend(
                     p.partition("|")[0]
                     for p in t.profiles
-                    if p.partition("|")[0] in self.ig.profiles
+                    if self._profile_type(p.partition("|")[0]) is not None
                 )
         return tuple(out) if self._is_resource_slot(el) else ()
 
@@ -263,7 +276,7 @@ class RuleBuilder:
 
 def _navigate(el: Element, path: str) -> Element | None:
     node: Element | None = el
-    for part in path.split("."):
+    for part in split_path(path):  # dots inside extension('http://...') are not steps
         if node is None:
             return None
         if part in ("$this", ""):
@@ -274,7 +287,7 @@ def _navigate(el: Element, path: str) -> Element | None:
             node = None
             if ext is not None:
                 for s in ext.slices:
-                    if any(url in t.profiles for t in s.types):
+                    if any(url in (p.partition("|")[0] for p in t.profiles) for t in s.types):
                         node = s
             continue
         if part == "resolve()" or part.startswith("ofType("):

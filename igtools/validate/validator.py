@@ -3,16 +3,21 @@ the instance claims (or the one given), with the runtime rules built from the IR
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from igtools.errors import IgtoolsError, XmlContentError
+from igtools.ir.build import IRBuilder
 from igtools.ir.model import IG
 from igtools.packages.resources import parse_resource_xml, read_resource_json
 from igtools.runtime import fhirjson
+from igtools.runtime.bundles import bundle_issues
 from igtools.runtime.validation import Issue, Rules, validate
-from igtools.validate.rules import build_rules
+from igtools.validate.codes import coding_issues
+from igtools.validate.extensions import extension_issues
+from igtools.validate.rules import RuleBuilder
 
 _ISSUE_CODES = {
     "cardinality": "required",
@@ -26,6 +31,10 @@ _ISSUE_CODES = {
     "ele-1": "invariant",
     "ext-1": "invariant",
     "profile": "not-supported",
+    "bundle": "invalid",
+    "extension": "structure",
+    "attachment": "value",
+    "code-system": "code-invalid",
 }
 
 
@@ -62,20 +71,87 @@ def _base_issue(issue: fhirjson.JsonIssue, data: Any) -> Issue:
     return Issue("error", issue.location, issue.message, rule, profile)
 
 
+CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+
+
+class ProfileRules(Mapping[str, Rules]):
+    """Rules by canonical URL: the IG's profiles, built up front, and, through the IR
+    builder of the package set, any other StructureDefinition it holds (a dependency's
+    profile, a base resource of hl7.fhir.r4.core), built on first use. ``url|version``
+    names that version when the package set has it, else the URL's."""
+
+    def __init__(self, ig: IG, builder: IRBuilder | None) -> None:
+        self._builder = builder
+        self._rule_builder = RuleBuilder(ig, builder.sd_type if builder is not None else None)
+        self._rules: dict[str, Rules | None] = {
+            url: self._rule_builder.rules(p) for url, p in ig.profiles.items() if p.is_profile
+        }
+        self.warnings = sorted(set(self._rule_builder.warnings))
+
+    def __getitem__(self, url: str) -> Rules:
+        if url in self._rules:
+            found = self._rules[url]
+        else:
+            found = None
+            base = url.partition("|")[0]
+            if base != url and self._rules.get(base) is not None:
+                found = self._rules[base]  # the IG's own profile, whatever the version
+            elif self._builder is not None:
+                prof = self._builder.profile(url) or self._builder.profile(base)
+                if prof is not None and not prof.is_extension:
+                    found = self._rule_builder.rules(prof)
+            self._rules[url] = found
+        if found is None:
+            raise KeyError(url)
+        return found
+
+    def extension(self, url: str) -> Rules | None:
+        """The rules of the extension definition at ``url`` (None: not in the package
+        set, or no IR builder to read it)."""
+        key = "extension:" + url
+        if key not in self._rules:
+            found = None
+            if self._builder is not None:
+                prof = self._builder.profile(url) or self._builder.profile(url.partition("|")[0])
+                if prof is not None and prof.is_extension:
+                    found = self._rule_builder.rules(prof)
+            self._rules[key] = found
+        return self._rules[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (
+            url
+            for url, r in list(self._rules.items())
+            if r is not None and not url.startswith("extension:")
+        )
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class Validator:
-    def __init__(self, ig: IG, invariants: bool = True) -> None:
+    """Validates instances against the IG's profiles and, when the IR builder of the
+    package set is given, against any profile of its dependencies and (with
+    hl7.fhir.r4.core loaded) the base definition of instances that claim no known
+    profile."""
+
+    def __init__(self, ig: IG, invariants: bool = True, builder: IRBuilder | None = None) -> None:
         self.ig = ig
-        self.rules, self.warnings = build_rules(ig)
+        self.rules = ProfileRules(ig, builder)
+        self.warnings = self.rules.warnings
         self.invariants = invariants
+        self._base = builder is not None
+        # every coding's code against its code system, where the package set has it whole
+        self._code_systems = builder.terminology.code_system_index if builder else None
 
     def resolve_profile(self, ref: str) -> Rules:
-        """A profile by URL, name or id."""
-        if ref in self.rules:
-            return self.rules[ref]
-        for url, rules in self.rules.items():
-            prof = self.ig.profiles[url]
-            if ref in (prof.name, prof.id):
-                return rules
+        """A profile by URL (the IG's or a dependency's), name or id."""
+        rules = self.rules.get(ref)
+        if rules is not None:
+            return rules
+        for url, prof in self.ig.profiles.items():
+            if ref in (prof.name, prof.id) and url in self.rules:
+                return self.rules[url]
         raise IgtoolsError(f"--profile {ref}: no such profile in {self.ig.package}")
 
     def base_issues(self, data: dict[str, Any]) -> list[Issue]:
@@ -92,25 +168,38 @@ class Validator:
         else:
             targets = []
             for url in (data.get("meta") or {}).get("profile") or []:
-                rules = self.rules.get(str(url).partition("|")[0])
+                rules = self.rules.get(str(url))
                 if rules is None:
                     issues.append(
                         Issue(
                             "warning",
                             f"{rt}.meta.profile",
-                            f"profile {url} is not in {self.ig.package}: not checked",
+                            f"profile {url} is not in {self.ig.package} nor in its loaded "
+                            "dependencies: not checked",
                             "profile",
                             str(url),
                         )
                     )
                 else:
                     targets.append(rules)
+            if not targets and self._base:
+                base = self.rules.get(CORE_SD + rt)
+                if base is not None:
+                    targets.append(base)
         for rules in targets:
             issues.extend(validate(data, rules, self.rules, self.invariants))
+        if self._base:
+            issues.extend(extension_issues(data, self.rules.extension, self.rules, self.invariants))
+        if self._code_systems is not None:
+            issues.extend(coding_issues(data, self._code_systems))
         if rt == "Bundle":
+            issues.extend(
+                Issue("error", loc, message, rule, "FHIR R4 Bundle")
+                for loc, message, rule in bundle_issues(data)
+            )
             for i, entry in enumerate(data.get("entry") or []):
                 res = entry.get("resource") if isinstance(entry, dict) else None
-                if isinstance(res, dict) and (res.get("meta") or {}).get("profile"):
+                if isinstance(res, dict) and (self._base or (res.get("meta") or {}).get("profile")):
                     for issue in self.validate_resource(res):
                         if issue.rule == "structure" and issue.profile.startswith("base"):
                             continue  # already reported by the Bundle's base model

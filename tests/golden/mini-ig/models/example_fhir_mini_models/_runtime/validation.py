@@ -43,7 +43,7 @@ class Inv:
 class Match:
     """How a value is recognised as belonging to a slice (one per discriminator)."""
 
-    kind: str  # value | pattern | exists | type | profile
+    kind: str  # value | pattern | exists | type | profile | binding
     path: str  # relative FHIRPath: "$this", "system", "coding.system", "url", ...
     expected: JSON = None  # value/pattern: the JSON value; exists: bool; type: type name
 
@@ -60,9 +60,11 @@ class El:
     choice_stem: str | None = None  # "value" for value[x]: other valueXxx are refused
     fixed: JSON = None
     pattern: JSON = None
-    codes: tuple[tuple[str | None, str], ...] | None = None  # required binding, known codes
+    codes: tuple[tuple[str | None, str], ...] | None = None  # bound value set, known codes
     code_kind: str | None = None  # code | Coding | CodeableConcept | Quantity | string | uri
     value_set: str | None = None
+    strength: str | None = None  # required | extensible (None with codes: required)
+    open_systems: tuple[str, ...] = ()  # systems whose codes are not judged (_code_ok)
     targets: tuple[str, ...] = ()  # allowed literal reference target types
     profiles: tuple[str, ...] = ()  # nested resource must conform to one of these
     invariants: tuple[Inv, ...] = ()
@@ -129,6 +131,26 @@ def validate(
     if invariants and rules.root.invariants:
         _check_invariants(data, rules.root, rules.type, ctx)
     _check_node(data, rules.root, rules.type, ctx)
+    return ctx.issues
+
+
+def validate_value(
+    value: JSON,
+    rules: Rules,
+    location: str,
+    resource: JSON,
+    registry: Registry = _EMPTY,
+    invariants: bool = True,
+) -> list[Issue]:
+    """Every way ``value``, a data type occurrence at ``location`` inside ``resource``
+    (an extension, a profiled Address...), breaks ``rules``, a profile on its type."""
+    ctx = _Ctx(rules, registry, invariants, resource)
+    if not isinstance(value, dict):
+        ctx.error(location, f"not a JSON object (a {rules.type} is expected)", "structure")
+        return ctx.issues
+    if invariants and rules.root.invariants:
+        _check_invariants(value, rules.root, location, ctx)
+    _check_node(value, rules.root, location, ctx)
     return ctx.issues
 
 
@@ -231,6 +253,9 @@ def _split_path(path: str) -> list[str]:
     return [p for p in parts if p and p != "$this"]
 
 
+split_path = _split_path  # the steps of a simple FHIRPath (for the rule generator)
+
+
 def select(value: JSON, path: str) -> list[JSON]:
     """Values at a simple FHIRPath ``path`` below ``value`` (names, extension('url'))."""
     values = [value]
@@ -247,6 +272,13 @@ def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "") -> bool:
         return any(contains(f, m.expected) for f in found)
     if m.kind == "exists":
         return bool(select(value, m.path)) == bool(m.expected)
+    if m.kind == "binding":  # expected: (code kind, codes of the slice's value set)
+        kind, codes = m.expected
+        return any(
+            _code_ok(f, codes, kind) is True
+            for v in select(value, m.path)
+            for f in _codings(v, kind)
+        )
     if m.kind == "type":
         found = select(value, m.path)
         if any(isinstance(f, dict) and "resourceType" in f for f in found):
@@ -271,6 +303,7 @@ def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "") -> bool:
 
 
 def _codings(value: JSON, kind: str | None) -> list[tuple[str | None, str | None]]:
+    """(system, code) of each coding of a coded value (a bare code: system None)."""
     if kind == "CodeableConcept":
         if not isinstance(value, dict):
             return []
@@ -286,15 +319,91 @@ def _codings(value: JSON, kind: str | None) -> list[tuple[str | None, str | None
     return [(None, value)] if isinstance(value, str) else []
 
 
+# membership sets of each codes tuple, built on first use (keyed by identity: the tuple is
+# kept alive beside its sets, so an id is never reused while cached)
+_CODE_SETS: dict[int, tuple[object, frozenset[tuple[str | None, str]], frozenset[str]]] = {}
+
+
+def _code_sets(
+    codes: tuple[tuple[str | None, str], ...],
+) -> tuple[frozenset[tuple[str | None, str]], frozenset[str]]:
+    hit = _CODE_SETS.get(id(codes))
+    if hit is None or hit[0] is not codes:
+        hit = (codes, frozenset(codes), frozenset(c for _, c in codes))
+        _CODE_SETS[id(codes)] = hit
+    return hit[1], hit[2]
+
+
 def _code_ok(
     found: tuple[str | None, str | None],
     codes: tuple[tuple[str | None, str], ...],
     kind: str | None,
-) -> bool:
+    open_systems: tuple[str, ...] = (),
+) -> bool | None:
+    """Is ``found`` in the value set? None: cannot be told (its system is open)."""
     system, code = found
+    pairs, bare = _code_sets(codes)
     if kind in ("code", "string", "uri"):  # the system is implied by the element
-        return any(c == code for _, c in codes)
-    return any(c == code and (s is None or s == system) for s, c in codes)
+        return code in bare
+    if not isinstance(code, str):
+        return False
+    if (system, code) in pairs or (None, code) in pairs:
+        return True
+    if system in open_systems:
+        return None
+    return False
+
+
+def _show(found: list[tuple[str | None, str | None]]) -> str:
+    return ", ".join(f"{s}#{c}" if s else str(c) for s, c in found)
+
+
+def _check_binding(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
+    """A value bound to a value set (FHIR's verdicts, as the HL7 validator words them):
+    required: a code from the value set (a CodeableConcept: at least one coding);
+    extensible: a warning when no coding is in it. Codes of open systems are not judged."""
+    strength = el.strength or "required"
+    vs = el.value_set or "(unnamed)"
+    kind = el.code_kind
+    if len(el.names) > 1 and kind:  # a choice (medication[x]): only its coded type is bound
+        name = loc.rsplit(".", 1)[-1].partition("[")[0]
+        if not name.endswith(kind[0].upper() + kind[1:]):
+            return
+    found = _codings(value, kind)
+    if kind == "CodeableConcept" and not [c for _, c in found if c]:
+        if strength == "required" and isinstance(value, dict):
+            ctx.error(
+                loc,
+                f"No code provided, and a code is required from the value set {vs}",
+                "binding",
+            )
+        return
+    if el.codes is None or (kind in ("Coding", "Quantity") and not any(c for _, c in found)):
+        return  # nothing to judge it by, or no code to judge (a Quantity without units)
+    verdicts = [_code_ok(f, el.codes, kind, el.open_systems) for f in found]
+    if not verdicts or any(v is not False for v in verdicts):
+        return  # one coding in the value set (or not judged): enough
+    shown = _show(found)
+    if strength == "required":
+        if kind == "CodeableConcept":
+            message = (
+                f"None of the codings provided are in the value set {vs}, and a coding "
+                f"from this value set is required (codes = {shown})"
+            )
+        else:
+            message = (
+                f"The code provided ({shown}) was not found in the value set {vs}, "
+                "and a code from this value set is required"
+            )
+        ctx.error(loc, message, "binding")
+    else:
+        ctx.error(
+            loc,
+            f"None of the codings provided are in the value set {vs}, and a coding should "
+            f"come from this value set unless it has no suitable code (codes = {shown})",
+            "binding",
+            "warning",
+        )
 
 
 _REF_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$")
@@ -318,9 +427,15 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         return  # resolved inside a Bundle, not here
     else:
         m = _REF_RE.search(ref)
-        if m is None:
+        if m is None or not _is_resource_type(m[1]):
+            # as the reference validator: a reference that names no resource type cannot
+            # have its target checked (resolving it is the server's business)
             ctx.error(
-                f"{loc}.reference", f"{ref!r} is not a literal reference Type/id", "reference"
+                f"{loc}.reference",
+                f"{ref!r} names no resource type (Type/id or an absolute URL ending so): "
+                "its target type is not checked",
+                "reference",
+                "warning",
             )
             return
         target_type = m[1]
@@ -331,6 +446,22 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
             f"reference to {target_type} not allowed (allowed: {allowed})",
             "reference",
         )
+
+
+_RESOURCE_TYPES: dict[str, bool] = {}
+
+
+def _is_resource_type(name: str) -> bool:
+    """Is ``name`` a FHIR resource type (per the fhir.resources models)?"""
+    if name not in _RESOURCE_TYPES:
+        from fhir.resources.R4B import get_fhir_model_class
+        from fhir.resources.R4B.resource import Resource
+
+        try:
+            _RESOURCE_TYPES[name] = issubclass(get_fhir_model_class(name), Resource)
+        except (KeyError, ValueError, TypeError):
+            _RESOURCE_TYPES[name] = False
+    return _RESOURCE_TYPES[name]
 
 
 # ------------------------------------------------------------------------------ walking
@@ -352,8 +483,10 @@ def _check_empty(value: JSON, loc: str, ctx: _Ctx) -> None:
         for i, v in enumerate(value):
             if v is not None:
                 _check_empty(v, f"{loc}[{i}]", ctx)
-    elif isinstance(value, str) and not value.strip():
-        ctx.error(loc, "empty or blank string", "ele-1")
+    elif value == "":
+        # a blank string is a value for the reference validator (at most a warning about
+        # its white space); only the empty string is no value
+        ctx.error(loc, "empty string", "ele-1")
 
 
 def _check_node(obj: JSON, el: El, loc: str, ctx: _Ctx) -> None:
@@ -403,15 +536,8 @@ def _check_value(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         ctx.error(
             loc, f"must match the pattern {_short(el.pattern)}, found {_short(value)}", "pattern"
         )
-    if el.codes is not None:
-        found = _codings(value, el.code_kind)
-        if not any(_code_ok(f, el.codes, el.code_kind) for f in found):
-            shown = ", ".join(f"{s}|{c}" if s else str(c) for s, c in found) or "no code"
-            ctx.error(
-                loc,
-                f"{shown} is not in the required value set {el.value_set or ''}".rstrip(),
-                "binding",
-            )
+    if el.codes is not None or el.strength is not None:
+        _check_binding(value, el, loc, ctx)
     if el.targets:
         _check_reference(value, el, loc, ctx)
     if el.profiles and isinstance(value, dict):
