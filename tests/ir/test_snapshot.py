@@ -265,3 +265,16 @@ def test_ir_builder_reads_differential_only_profiles(tmp_path: Path) -> None:
         "StructureDefinition-broken.json" in w and "nowhere not found" in w
         for w in builder.warnings
     ), builder.warnings
+
+
+def test_logical_model_on_base(core_index: ResourceIndex) -> None:
+    snap = _generator(core_index, "logical").snapshot_elements(EX + "test-logical")
+    assert [e["id"] for e in snap] == [
+        "test-logical",
+        "test-logical.dose",
+        "test-logical.timing",
+        "test-logical.timing.hour",
+    ]
+    root, dose = snap[0], snap[1]
+    assert root["short"] == "A dosage" and root["base"] == {"path": "Base", "min": 0, "max": "*"}
+    assert dose["base"] == {"path": "test-logical.dose", "min": 1, "max": "1"}

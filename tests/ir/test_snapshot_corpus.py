@@ -21,7 +21,7 @@ FLOORS: dict[str, tuple[int, int]] = {
     "ans.fhir.fr.annuaire#1.2.0-snapshot-2": (41, 48),
     "ans.fhir.fr.cds#2.0.1": (1, 6),
     "ans.fhir.fr.eclaire#0.3.1": (15, 18),
-    "ans.fhir.fr.eprescription#1.1.0-ballot": (18, 22),
+    "ans.fhir.fr.eprescription#1.1.0-ballot": (20, 22),
     "ans.fhir.fr.pdsm#3.1.1": (2, 9),
     "ans.fhir.fr.sas#1.1.0": (1, 19),
     "ans.fhir.fr.sas#1.2.0": (2, 20),

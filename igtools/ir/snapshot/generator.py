@@ -31,6 +31,26 @@ from igtools.packages.resources import ResourceEntry
 from igtools.packages.spec import version_key
 
 _NOT_EXPANDED = frozenset({"Extension", "Reference", "canonical"})
+_BASE: Json = {
+    "resourceType": "StructureDefinition",
+    "url": "http://hl7.org/fhir/StructureDefinition/Base",
+    "name": "Base",
+    "kind": "logical",
+    "abstract": True,
+    "type": "Base",
+    "snapshot": {
+        "element": [
+            {
+                "id": "Base",
+                "path": "Base",
+                "min": 0,
+                "max": "*",
+                "base": {"path": "Base", "min": 0, "max": "*"},
+                "isModifier": False,
+            }
+        ]
+    },
+}
 
 
 def _backbone(node: Node) -> bool:
@@ -90,6 +110,8 @@ class SnapshotGenerator:
         entry = self.index.resolve(url)
         if entry is None and "|" in url:  # another version than the one asked for
             entry = self.index.resolve(base_url)
+        if entry is None and base_url == FHIR_SD + "Base":
+            return _BASE, ""  # R5's root of every type, the base of R4 logical models
         if entry is not None and "|" not in url:
             entry = self._latest(entry)
         if entry is None or entry.resource_type != "StructureDefinition":
@@ -180,11 +202,12 @@ class SnapshotGenerator:
         url = str(sd.get("url"))
         sd_type = sd.get("type")
         specialization = sd.get("derivation") == "specialization"
-        if specialization and isinstance(sd_type, str) and sd_type != root.name:
-            root.name = sd_type
-            if diff and diff[0].get("path") == sd_type:
-                root.el = dict(root.orig)
-                root.el.pop("base", None)
+        if specialization:
+            # a new type (a logical model): the base's elements under the new root name
+            first = str(diff[0].get("path") or "") if diff else ""
+            name = first.split(".", 1)[0] or (sd_type if isinstance(sd_type, str) else "")
+            if name and name != root.name:
+                root.name = name
         implicit: list[Node] = []
         self._state.append(implicit)
         self._sliced_hits.append([])
@@ -238,7 +261,11 @@ class SnapshotGenerator:
             name, _, sl = seg.partition(":")
             node.inner = True
             if not node.children and name:
-                self._unfold(node, url, eid)
+                try:
+                    self._unfold(node, url, eid)
+                except SnapshotGenerationError:
+                    if not new_ok:
+                        raise  # a logical model's elements are its own
             if node.unfolded:
                 in_slice = False  # a data type's children: a scope of their own
             child = node.child(name)
