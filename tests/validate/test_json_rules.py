@@ -94,7 +94,7 @@ def test_bundle_entries_reported_once(validator: Validator) -> None:
     assert sorted(found) == [
         'Bundle.entry[0].resource.active: boolean must be JSON true or false, found string "true" '
         "(structure; base Bundle)",
-        "Bundle.entry[0].resource.gender: empty or blank string (ele-1; base Bundle)",
+        "Bundle.entry[0].resource.gender: empty string (ele-1; base Bundle)",
     ]
 
 
