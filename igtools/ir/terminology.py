@@ -185,18 +185,20 @@ class Terminology:
     def expansion(self, url: str) -> Expansion | None:
         """The expansion of the value set at ``url``; None when no loaded package has it."""
         if url in self._exp:
-            found = self._exp[url]
-            if found is None:
-                return None
-            return found
+            return self._exp[url]
         entry = self._resolve(url, "ValueSet")
         if entry is None:
             self._exp[url] = None
             return None
+        key = f"{entry.url}|{entry.version}"  # url and url|version: one expansion
+        if key in self._exp:
+            self._exp[url] = self._exp[key]
+            return self._exp[key]
         # cycle guard: a value set that includes itself adds nothing it does not have
-        self._exp[url] = Expansion([], None, False, [f"value set {url} includes itself"])
+        guard = Expansion([], None, False, [f"value set {url} includes itself"])
+        self._exp[url] = self._exp[key] = guard
         exp = self._expand(entry.data)
-        self._exp[url] = exp
+        self._exp[url] = self._exp[key] = exp
         return exp
 
     def _expand(self, d: dict[str, Any]) -> Expansion:
