@@ -93,6 +93,11 @@ class RuleBuilder:
             if b.strength != "required" or kind != "CodeableConcept":
                 return {}  # required CodeableConcepts still need a coding (see _check_binding)
             return {"code_kind": kind, "value_set": b.value_set, "strength": b.strength}
+        if b.open_systems and not b.complete:
+            self.warnings.append(
+                f"value set {b.value_set} ({b.strength} binding): codes of "
+                f"{', '.join(b.open_systems)} not checked ({b.note or 'not expanded'})"
+            )
         key = (id(b.codes), b.value_set)
         cached = self._code_cache.get(key)
         if cached is None or cached[0] is not b.codes:

@@ -111,6 +111,12 @@ def test_choice_type_only_its_coded_type(validator: Validator) -> None:
 def test_not_checked_reported_once_per_value_set(validator: Validator) -> None:
     notes = [w for w in validator.warnings if "not checked" in w and "unknown-vs" in w]
     assert len(notes) == 1, validator.warnings
+    # a value set judged in part: the codes of its open systems are named as not checked
+    mixed = [w for w in validator.warnings if f"{BASE}/ValueSet/mixed " in w]
+    assert mixed == [
+        f"value set {BASE}/ValueSet/mixed (required binding): codes of {ABSENT} not checked "
+        f"(code system {ABSENT} is not in the package set)"
+    ]
 
 
 def test_membership_is_a_set_lookup_large_value_set() -> None:
