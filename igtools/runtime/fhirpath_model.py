@@ -195,7 +195,9 @@ def _add(out: list[Any], value: Any, ext: Any, t: str | None, res: Any) -> None:
         out.append(Node(value, ext, t, res))
 
 
-def navigate(focus: list[Any], name: str) -> list[Any]:
+def navigate(focus: list[Any], name: str, strict: bool = False) -> list[Any]:
+    """The ``name`` children of the items of ``focus`` (choice types resolved); strict:
+    a name no item's type defines is an error."""
     out: list[Any] = []
     m = model()
     members = m._members
@@ -238,7 +240,7 @@ def navigate(focus: list[Any], name: str) -> list[Any]:
         for key, v in data.items():
             if key.startswith(name) and key[n : n + 1].isupper():
                 _add(out, v, data.get("_" + key), _type_code(key[n:]), item.res)
-    if unknown is not None and not out and not known:
+    if strict and unknown is not None and not out and not known:
         raise FhirPathError(f"{unknown} has no element {name!r}")
     return out
 
@@ -353,6 +355,7 @@ class Env:
         "resource",
         "root",
         "root_resource",
+        "strict",
         "this",
         "total",
         "vars",
@@ -377,6 +380,7 @@ class Env:
         self.root_resource = root_resource
         self._bundle = bundle
         self._index_cache: dict[str, Any] | None = None
+        self.strict = False
         self.memo: dict[int, list[Any]] = {}  # constant subexpressions, once computed
         self.descendants: dict[int, list[Any]] = {}  # descendants() by node (id of its JSON)
 

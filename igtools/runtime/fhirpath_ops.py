@@ -44,11 +44,15 @@ def _single(items: list[Any], what: str = "value") -> Any:
     return items[0] if items else None
 
 
-def _bool(items: list[Any]) -> bool | None:
-    """Singleton evaluation of a collection as a Boolean."""
+def _bool(items: list[Any], lenient: bool = False) -> bool | None:
+    """Singleton evaluation of a collection as a Boolean. ``lenient`` (the operands of
+    and/or/xor/implies): several items count as true, as the reference validator reads
+    invariants such as ``telecom or endpoint``."""
     if not items:
         return None
     if len(items) > 1:
+        if lenient:
+            return True
         raise FhirPathError(f"expected a single boolean, got {len(items)} items")
     v = V(items[0])
     if isinstance(v, bool):
@@ -310,15 +314,17 @@ def op_union(a: list[Any], b: list[Any]) -> list[Any]:
 
 
 def op_in(a: list[Any], b: list[Any]) -> list[Any]:
+    # several items on the left: all of them in the right (as the reference validator
+    # reads tim-9's ``when in (...)`` with two whens)
     if not a:
         return []
-    return [_contains(b, _single(a, "left operand of in"))]
+    return [all(_contains(b, x) for x in a)]
 
 
 def op_contains(a: list[Any], b: list[Any]) -> list[Any]:
     if not b:
         return []
-    return [_contains(a, _single(b, "right operand of contains"))]
+    return [all(_contains(a, x) for x in b)]
 
 
 def op_is(a: list[Any], b: list[Any]) -> list[Any]:
@@ -456,17 +462,17 @@ def op_concat(a: list[Any], b: list[Any]) -> list[Any]:
 
 
 def op_xor(a: list[Any], b: list[Any]) -> list[Any]:
-    x, y = _bool(a), _bool(b)
+    x, y = _bool(a, True), _bool(b, True)
     if x is None or y is None:
         return []
     return [x != y]
 
 
 def and_op(a: Fn, b: Fn, focus: list[Any], env: Env) -> list[Any]:
-    x = _bool(a(focus, env))
+    x = _bool(a(focus, env), True)
     if x is False:
         return [False]
-    y = _bool(b(focus, env))
+    y = _bool(b(focus, env), True)
     if y is False:
         return [False]
     if x is None or y is None:
@@ -475,10 +481,10 @@ def and_op(a: Fn, b: Fn, focus: list[Any], env: Env) -> list[Any]:
 
 
 def or_op(a: Fn, b: Fn, focus: list[Any], env: Env) -> list[Any]:
-    x = _bool(a(focus, env))
+    x = _bool(a(focus, env), True)
     if x is True:
         return [True]
-    y = _bool(b(focus, env))
+    y = _bool(b(focus, env), True)
     if y is True:
         return [True]
     if x is None or y is None:
@@ -487,10 +493,10 @@ def or_op(a: Fn, b: Fn, focus: list[Any], env: Env) -> list[Any]:
 
 
 def implies_op(a: Fn, b: Fn, focus: list[Any], env: Env) -> list[Any]:
-    x = _bool(a(focus, env))
+    x = _bool(a(focus, env), True)
     if x is False:
         return [True]
-    y = _bool(b(focus, env))
+    y = _bool(b(focus, env), True)
     if y is True:
         return [True]
     if x is None:

@@ -49,6 +49,7 @@ def _cases() -> list[Any]:
                 "expression": expr.text or "",
                 "invalid": expr.get("invalid") or test.get("invalid"),
                 "predicate": test.get("predicate") == "true",
+                "strict": "strict" in (test.get("mode") or "") + (expr.get("mode") or ""),
                 "outputs": [(o.get("type"), o.text or "") for o in test.findall("output")],
             }
             marks = []
@@ -157,9 +158,9 @@ def test_fhirpath_case(case: dict[str, Any] | None) -> None:
     hooks = Hooks(conforms_to=_conforms)
     if case["invalid"]:
         with pytest.raises(FhirPathError):
-            compile(case["expression"]).evaluate(data, hooks=hooks)
+            compile(case["expression"]).evaluate(data, hooks=hooks, strict=case["strict"])
         return
-    result = compile(case["expression"]).evaluate(data, hooks=hooks)
+    result = compile(case["expression"]).evaluate(data, hooks=hooks, strict=case["strict"])
     if case["predicate"]:
         result = [bool(result)]
     expected = case["outputs"]

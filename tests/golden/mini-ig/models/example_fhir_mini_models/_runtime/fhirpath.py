@@ -85,16 +85,20 @@ class Expression:
         bundle: Any = None,
         variables: Mapping[str, Any] | None = None,
         hooks: Hooks | None = None,
+        strict: bool = False,
     ) -> list[Any]:
         """The result collection on ``data`` (FHIR JSON). ``type``: its FHIR type or
         element path (``Observation.component``) when it is not a resource; ``resource``:
         the resource holding it (``%resource``, default ``data`` itself); ``root_resource``:
         the container of a contained resource (default ``resource``); ``bundle``: the
-        Bundle whose entries ``resolve()`` searches (default: the root when a Bundle)."""
+        Bundle whose entries ``resolve()`` searches (default: the root when a Bundle);
+        ``strict``: an element the model does not define on a known type, or a type name
+        that is not the context's, is an error (FHIRPath's strict mode) instead of empty."""
         root = data if isinstance(data, Node) else Node(data, None, type, resource)
         res = resource if resource is not None else (data if isinstance(data, dict) else None)
         rr = root_resource if root_resource is not None else res
         env = Env([root], variables, hooks or _NO_HOOKS, res, rr, bundle)
+        env.strict = strict
         try:
             return self._fn(env.root, env)
         except FhirPathError:
@@ -308,7 +312,7 @@ class _Compiler:
             name = _ident(_text(inv["children"][0]))
             if name[:1].isupper():
                 return self._type_term(name)
-            return lambda focus, env: navigate(focus, name)
+            return lambda focus, env: navigate(focus, name, env.strict)
         return self.invocation(inv, None)
 
     @staticmethod
@@ -321,10 +325,10 @@ class _Compiler:
                 for i in focus
                 if isinstance(i, Node) and i.type and name in model().ancestors(i.type)
             ]
-            if not out and focus and model().known_type(name):
+            if not out and focus and model().known_type(name) and env.strict:
                 raise FhirPathError(f"the context is not a {name}")
             if not out and not model().known_type(name):
-                return navigate(focus, name)
+                return navigate(focus, name, env.strict)
             return out
 
         return fn
@@ -338,7 +342,7 @@ class _Compiler:
         if kind == "MemberInvocation":
             name = _ident(_text(inv["children"][0]))
             if left is None:
-                return lambda focus, env: navigate(focus, name)
+                return lambda focus, env: navigate(focus, name, env.strict)
             if name[:1].isupper() and model().known_type(name):
                 return self._derived(
                     lambda focus, env: [
@@ -348,7 +352,9 @@ class _Compiler:
                     ],
                     left,
                 )
-            return self._derived(lambda focus, env: navigate(left(focus, env), name), left)
+            return self._derived(
+                lambda focus, env: navigate(left(focus, env), name, env.strict), left
+            )
         if kind == "FunctionInvocation":
             return self.function(inv["children"][0], left)
         if kind == "ThisInvocation":
