@@ -35,7 +35,8 @@ UNREPRODUCIBLE: tuple[Unreproducible, ...] = (
         re.compile(
             r"could not be found, so the code cannot be validated|"
             r"is not valid in the system http://(snomed\.info|loinc\.org|unitsofmeasure\.org)|"
-            r"^Unknown code '[^']*' in the CodeSystem '(http://snomed|http://loinc)|"
+            r"^Unknown code '[^']*' in the CodeSystem '(http://snomed|http://loinc|"
+            r"http://unitsofmeasure)|"
             r"A definition for CodeSystem '[^']*' (version '[^']*' )?could not be found"
         ),
         "codes of code systems that no package holds (SNOMED CT, LOINC, national "

@@ -141,8 +141,35 @@ class Validator:
         self.warnings = self.rules.warnings
         self.invariants = invariants
         self._base = builder is not None
+        self._builder = builder
+        self._vital_signs: dict[str, str] | None = None
         # every coding's code against its code system, where the package set has it whole
         self._code_systems = builder.terminology.code_system_index if builder else None
+
+    def _implied_profile(self, obs: dict[str, Any]) -> Rules | None:
+        """The vital signs profile an Observation must conform to by its LOINC code, as
+        FHIR R4 requires and the reference validator checks, whatever it claims. The
+        codes come from the vital signs profiles of hl7.fhir.r4.core (each fixes its
+        code), so without that package there is none."""
+        if self._builder is None:
+            return None
+        if self._vital_signs is None:
+            self._vital_signs = {}
+            for entry in self._builder.index.of_type("StructureDefinition"):
+                if entry.data.get("baseDefinition") != CORE_SD + "vitalsigns":
+                    continue
+                for el in (entry.data.get("snapshot") or {}).get("element") or []:
+                    if el.get("path") == "Observation.code.coding.code":
+                        code = el.get("fixedCode") or el.get("patternCode")
+                        if isinstance(code, str) and entry.url:
+                            self._vital_signs.setdefault(code, entry.url)
+        code = obs.get("code")
+        for coding in code.get("coding") or [] if isinstance(code, dict) else []:
+            if isinstance(coding, dict) and coding.get("system") == "http://loinc.org":
+                url = self._vital_signs.get(str(coding.get("code")))
+                if url is not None:
+                    return self.rules.get(url)
+        return None
 
     def resolve_profile(self, ref: str) -> Rules:
         """A profile by URL (the IG's or a dependency's), name or id."""
@@ -186,6 +213,9 @@ class Validator:
                 base = self.rules.get(CORE_SD + rt)
                 if base is not None:
                     targets.append(base)
+            implied = self._implied_profile(data) if rt == "Observation" else None
+            if implied is not None and all(r.url != implied.url for r in targets):
+                targets.append(implied)
         for rules in targets:
             issues.extend(validate(data, rules, self.rules, self.invariants))
         if self._base:

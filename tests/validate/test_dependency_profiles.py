@@ -166,3 +166,29 @@ def test_cli_validates_a_dependency_profile(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output
     assert "Observation.subject" in result.stdout
+
+
+def test_vital_signs_profile_implied_by_the_loinc_code(validator: Validator) -> None:
+    """FHIR R4: an Observation with a vital sign's LOINC code conforms to that vital
+    sign's profile (the code table comes from hl7.fhir.r4.core's profiles)."""
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": "w",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "subject": {"reference": "Patient/p"},
+        "effectiveDateTime": "2024-05-01",
+        "valueQuantity": {
+            "value": 62,
+            "unit": "kg",
+            "system": "http://unitsofmeasure.org",
+            "code": "[kg]",
+        },
+    }
+    errors = _errors(validator, obs)
+    assert any(
+        e.startswith("Observation.category") and "observation-bodyweight" in e for e in errors
+    ), errors
+    assert any(e.startswith("Observation.valueQuantity.code") for e in errors), errors
+    obs["code"]["coding"][0]["code"] = "1234-5"  # not a vital sign: the base only
+    assert _errors(validator, obs) == []

@@ -569,7 +569,12 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
             for s in el.slices
             if s.matches and all(_matches(value, m, ctx, name) for m in s.matches)
         ]
-        for s in matched:
+        if len(matched) > 1:
+            # an element belongs to one slice at most: as the reference validator, the
+            # first that matches takes it, and matching others is an error
+            names = ", ".join(str(s.slice_name) for s in matched)
+            ctx.error(loc, f"matches more than one slice of {el.path} ({names})", "slice")
+        for s in matched[:1]:
             counts[s.slice_name] += 1
             _check_value(value, s, loc, ctx)
         if not matched and el.slicing_rules == "closed":
