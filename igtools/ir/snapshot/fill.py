@@ -19,6 +19,8 @@ from igtools.packages.loader import PackageLoader, PackageSet
 from igtools.packages.resources import ResourceEntry
 from igtools.packages.spec import PackageRef
 
+CORE = "hl7.fhir.r4.core"
+
 
 @dataclass
 class PackageSnapshots:
@@ -107,10 +109,14 @@ def fill_missing_snapshots(index: ResourceIndex, entries: Iterable[ResourceEntry
     result = generate_package(index, entries, regenerate=False)
     for entry, elements in result.done:
         entry.data["snapshot"] = {"element": elements}
-    return result.warnings
-
-
-CORE = "hl7.fhir.r4.core"
+    warnings = result.warnings
+    if result.failed and not any(p.name == CORE for p in index.packages):
+        warnings.append(
+            f"{CORE} is not loaded: the bases of differential-only profiles are not found "
+            "(name it among the dependencies, in sushi-config.yaml for a SUSHI folder, "
+            "or run igtools snapshot, which adds it)"
+        )
+    return warnings
 
 
 def ensure_core(pset: PackageSet, loader: PackageLoader) -> None:
