@@ -321,17 +321,18 @@ def _codings(value: JSON, kind: str | None) -> list[tuple[str | None, str | None
 
 # membership sets of each codes tuple, built on first use (keyed by identity: the tuple is
 # kept alive beside its sets, so an id is never reused while cached)
-_CODE_SETS: dict[int, tuple[object, frozenset[tuple[str | None, str]], frozenset[str]]] = {}
+_CodeSets = tuple[frozenset[tuple[str | None, str]], frozenset[str], frozenset[str | None]]
+_CODE_SETS: dict[int, tuple[object, _CodeSets]] = {}
 
 
-def _code_sets(
-    codes: tuple[tuple[str | None, str], ...],
-) -> tuple[frozenset[tuple[str | None, str]], frozenset[str]]:
+def _code_sets(codes: tuple[tuple[str | None, str], ...]) -> _CodeSets:
+    """(system, code) pairs, bare codes and systems of a value set's codes."""
     hit = _CODE_SETS.get(id(codes))
     if hit is None or hit[0] is not codes:
-        hit = (codes, frozenset(codes), frozenset(c for _, c in codes))
+        sets = (frozenset(codes), frozenset(c for _, c in codes), frozenset(s for s, _ in codes))
+        hit = (codes, sets)
         _CODE_SETS[id(codes)] = hit
-    return hit[1], hit[2]
+    return hit[1]
 
 
 def _code_ok(
@@ -342,7 +343,7 @@ def _code_ok(
 ) -> bool | None:
     """Is ``found`` in the value set? None: cannot be told (its system is open)."""
     system, code = found
-    pairs, bare = _code_sets(codes)
+    pairs, bare, _ = _code_sets(codes)
     if kind in ("code", "string", "uri"):  # the system is implied by the element
         return code in bare
     if not isinstance(code, str):
@@ -396,7 +397,9 @@ def _check_binding(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
                 "and a code from this value set is required"
             )
         ctx.error(loc, message, "binding")
-    else:
+    elif kind in ("code", "string", "uri") or _code_sets(el.codes)[2] & {s for s, _ in found}:
+        # extensible: a code of a system the value set draws from, yet not in it (the
+        # reference validator says nothing of codes of other systems: no suitable code)
         ctx.error(
             loc,
             f"None of the codings provided are in the value set {vs}, and a coding should "
