@@ -29,6 +29,7 @@ from igtools.ir.codesystems import CodeSystemIndex, FilterError
 from igtools.ir.model import CodeSystem, Concept, ValueSet
 from igtools.packages import ResourceIndex
 from igtools.packages.resources import ResourceEntry
+from igtools.packages.spec import version_key
 
 Key = tuple[str | None, str]
 
@@ -115,9 +116,19 @@ class Terminology:
         self._exp: dict[str, Expansion | None] = {}
 
     def _resolve(self, canonical: str, resource_type: str) -> ResourceEntry | None:
+        """The resource ``canonical`` names: that version if given and held (else any);
+        without a version, the root package's, else the latest version the package set
+        holds (hl7.terminology's code systems over the older copies in the core)."""
         entry = self.index.resolve(canonical)
         if entry is None and "|" in canonical:  # another version is better than none
             entry = self.index.resolve(canonical.partition("|")[0])
+        elif entry is not None and "|" not in canonical:
+            root = self.index.packages[0].id if self.index.packages else None
+            same = [
+                e for e in self.index.all_versions(canonical) if e.resource_type == resource_type
+            ]
+            if len(same) > 1 and entry.package != root:
+                entry = max(same, key=lambda e: version_key(e.version or "0"))
         if entry is None or entry.resource_type != resource_type:
             return None
         return entry

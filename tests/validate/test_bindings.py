@@ -100,6 +100,8 @@ def test_extensible_is_a_warning(validator: Validator) -> None:
     issues = _binding(validator, _obs(bodySite=_cc(COLOUR, "blue")))
     assert [(i.severity, i.location) for i in issues] == [("warning", "Observation.bodySite")]
     assert _binding(validator, _obs(bodySite={"text": "somewhere"})) == []
+    # a code of another system: "no suitable code" is the author's call (nothing said)
+    assert _binding(validator, _obs(bodySite=_cc("http://example.org/other", "x"))) == []
 
 
 def test_choice_type_only_its_coded_type(validator: Validator) -> None:
