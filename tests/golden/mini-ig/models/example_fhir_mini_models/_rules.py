@@ -4,7 +4,7 @@
 
 from ._runtime.validation import El, Inv, Match, Rules
 
-# invariants shared by several elements or profiles
+# invariants and value set codes shared by several elements or profiles
 INV_MINI_OBS_1 = Inv(
     key="mini-obs-1",
     severity="error",
@@ -41,6 +41,7 @@ MINI_OBSERVATION = Rules(
                 ),
                 code_kind="code",
                 value_set="http://hl7.org/fhir/ValueSet/observation-status|4.0.1",
+                strength="required",
             ),
             El(
                 path="Observation.category",
@@ -55,7 +56,6 @@ MINI_OBSERVATION = Rules(
                         }
                     ]
                 },
-                value_set="http://hl7.org/fhir/ValueSet/observation-category",
             ),
             El(
                 path="Observation.code",
@@ -69,6 +69,7 @@ MINI_OBSERVATION = Rules(
                 ),
                 code_kind="CodeableConcept",
                 value_set="http://example.org/fhir/mini/ValueSet/mini-score-type",
+                strength="required",
             ),
             El(path="Observation.subject", names=("subject",), min=1, max=1, targets=("Patient",)),
             El(
@@ -164,6 +165,7 @@ MINI_PATIENT = Rules(
                 codes=((None, "male"), (None, "female"), (None, "other"), (None, "unknown")),
                 code_kind="code",
                 value_set="http://hl7.org/fhir/ValueSet/administrative-gender|4.0.1",
+                strength="required",
             ),
         ),
     ),
