@@ -278,8 +278,10 @@ class Terminology:
             return Expansion(
                 [], {system}, True, [f"code system {system} is not in the package set"]
             )
-        complete = idx.content == "complete"
-        note = [] if complete else [f"code system {system} content is {idx.content}"]
+        # a "complete" code system without a single concept says nothing: open too
+        complete = idx.content == "complete" and bool(idx.codes)
+        content = idx.content if idx.codes else f"{idx.content} without concepts"
+        note = [] if complete else [f"code system {system} content is {content}"]
         if filters:
             if not complete:
                 return Expansion([], {system}, True, [*note, f"filters on {system} not evaluated"])

@@ -18,6 +18,7 @@ BASE = "http://example.org/fhir/tx"
 COLOUR = "http://example.org/cs/colour"
 FRAG = "http://example.org/cs/fragment"
 ABSENT = "http://example.org/cs/absent"
+EMPTY = "http://example.org/cs/empty"
 
 
 def _cs(cid: str, url: str, content: str, concepts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,6 +86,7 @@ def resources() -> list[dict[str, Any]]:
         ],
     )
     frag = _cs("fragment", FRAG, "fragment", [{"code": "a"}])
+    empty = _cs("empty", EMPTY, "complete", [])  # "complete" without a concept: says nothing
     value_sets = [
         _vs("all-colours", compose=_inc(COLOUR)),
         _vs(
@@ -125,6 +127,7 @@ def resources() -> list[dict[str, Any]]:
             compose=_inc(valueSet=[f"{BASE}/ValueSet/all-colours", f"{BASE}/ValueSet/warm"]),
         ),
         _vs("fragment", compose=_inc(FRAG)),
+        _vs("empty-cs", compose=_inc(EMPTY)),
         _vs(
             "regex",
             compose=_inc(COLOUR, filter=[{"property": "concept", "op": "regex", "value": "d.*"}]),
@@ -213,7 +216,7 @@ def resources() -> list[dict[str, Any]]:
             ]
         },
     }
-    return [colour, frag, *value_sets, profile]
+    return [colour, frag, empty, *value_sets, profile]
 
 
 def write_package(folder: Path) -> Path:
@@ -283,6 +286,8 @@ def test_what_cannot_be_expanded_is_open_never_narrowed(tx: Terminology) -> None
     frag = tx.value_set(f"{BASE}/ValueSet/fragment")
     assert frag is not None and frag.open_systems == [FRAG]
     assert frag.note is not None and "fragment" in frag.note
+    empty = tx.value_set(f"{BASE}/ValueSet/empty-cs")
+    assert empty is not None and empty.open_systems == [EMPTY] and not empty.complete
     odd = tx.value_set(f"{BASE}/ValueSet/odd-filter")
     assert odd is not None and odd.open_systems == [COLOUR] and odd.codes == []
     unbounded = tx.value_set(f"{BASE}/ValueSet/unknown-vs")
