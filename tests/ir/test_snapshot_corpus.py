@@ -30,7 +30,7 @@ FLOORS: dict[str, tuple[int, int]] = {
     "hl7.fhir.fr.core#2.1.0": (38, 63),
     "hl7.fhir.fr.core#2.2.0": (45, 64),
     "hl7.fhir.us.core#6.1.0": (58, 59),
-    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (679, 680),
+    "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (680, 680),
     "hl7.terminology.r4#7.0.1": (9, 9),
 }
 

@@ -139,7 +139,8 @@ def _ext_profile(t: Json) -> bool:
 def close_type_slicing(node: Node) -> None:
     """Type slicing of a choice element (``processSimplePathWhereDiffsConstrainTypes``):
     closed, a required slice makes the element required and of that type only, and types
-    left without a slice either open the slicing or, in an extension's value, go away."""
+    left without a slice open the slicing or, in an extension's value the differential
+    does not constrain itself, go away."""
     node.el["slicing"] = {
         "discriminator": [{"type": "type", "path": "$this"}],
         "ordered": False,
@@ -158,7 +159,7 @@ def close_type_slicing(node: Node) -> None:
         sliced = {t.get("code") for sl in node.slices for t in types_of(sl.el)}
         unsliced = [t for t in types_of(node.el) if t.get("code") not in sliced]
         if unsliced:
-            if "xtension.value" in str(node.el.get("path")):
+            if "xtension.value" in str(node.el.get("path")) and not node.touched:
                 node.el["type"] = [t for t in types_of(node.el) if t.get("code") in sliced]
             else:
                 node.el["slicing"]["rules"] = "open"

@@ -326,17 +326,6 @@ class SnapshotGenerator:
         :func:`close_type_slicing` once the whole differential is applied)."""
         if "slicing" in node.orig:
             return  # already sliced in the base
-        if node.touched and "xtension.value" in str(node.el.get("path")):
-            # an extension's value sliced by the differential: its slicing taken as it is
-            node.el.setdefault(
-                "slicing",
-                {
-                    "discriminator": [{"type": "type", "path": "$this"}],
-                    "ordered": False,
-                    "rules": "open",
-                },
-            )
-            return
         pending = self._state[-1]
         if node not in pending:
             pending.append(node)
