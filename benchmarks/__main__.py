@@ -18,6 +18,7 @@ from benchmarks import (
     bench_snapshots,
     bench_stubs,
     bench_terminology,
+    bench_validate,
 )
 from benchmarks.common import SHARED
 
@@ -38,6 +39,7 @@ def main() -> int:
         "validate_json_rules": bench_jsonrules.run(args.repeat),
         "terminology": bench_terminology.run(args.repeat),
         "validate_invariants": bench_fhirpath.run(args.repeat),
+        "validate_corpus": bench_validate.run(args.repeat),
         "docs": bench_docs.run(args.repeat),
         "stubs": bench_stubs.run(args.repeat),
         "build": bench_build.run(args.repeat),
