@@ -278,3 +278,22 @@ def test_logical_model_on_base(core_index: ResourceIndex) -> None:
     root, dose = snap[0], snap[1]
     assert root["short"] == "A dosage" and root["base"] == {"path": "Base", "min": 0, "max": "*"}
     assert dose["base"] == {"path": "test-logical.dose", "min": 1, "max": "1"}
+
+
+def test_cardinality_wider_than_the_base_is_reported(core_index: ResourceIndex) -> None:
+    derived = _sd("patient-derived")
+    derived["differential"]["element"] = [
+        {"id": "Patient.identifier", "path": "Patient.identifier", "min": 0},
+        {"id": "Patient.gender", "path": "Patient.gender", "max": "*"},
+        *derived["differential"]["element"][:2],  # no required slice
+    ]
+    gen = _generator(core_index, "patient-base")
+    gen.add(derived)
+    snap = _by_id(gen.snapshot_elements(EX + "test-patient-derived"))
+    assert snap["Patient.identifier"]["min"] == 0  # written as stated, and reported
+    assert gen.problems == [
+        f"StructureDefinition {EX}test-patient-derived: Patient.identifier: "
+        "min 0 is below the base's 1",
+        f"StructureDefinition {EX}test-patient-derived: Patient.gender: "
+        "max * is above the base's 1",
+    ]

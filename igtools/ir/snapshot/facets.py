@@ -228,10 +228,40 @@ def is_extension(el: Json) -> bool:
 ProfileRoot = Callable[[str], Json | None]
 
 
+def _max_value(value: Any) -> float | None:
+    if value == "*":
+        return float("inf")
+    try:
+        return float(int(str(value)))
+    except ValueError:
+        return None
+
+
+def cardinality_problem(base: Json, d: Json) -> str | None:
+    """What is wrong with the cardinality a differential element gives its base element."""
+    b_min, b_max = base.get("min"), _max_value(base.get("max"))
+    d_min, d_max = d.get("min"), _max_value(d.get("max"))
+    # in a slice, the minimum of the base does not apply
+    below = isinstance(d_min, int) and isinstance(b_min, int) and d_min < b_min
+    if below and not d.get("sliceName"):
+        return f"min {d_min} is below the base's {b_min}"
+    if d_max is not None and b_max is not None and d_max > b_max:
+        return f"max {d.get('max')} is above the base's {base.get('max')}"
+    if isinstance(d_min, int) and d_max is not None and d_min > d_max:
+        return f"min {d_min} is above max {d.get('max')}"
+    return None
+
+
 def merge_element(
-    node: Node, d: Json, url: str, new_slice: bool, profile_root: ProfileRoot
+    node: Node,
+    d: Json,
+    url: str,
+    new_slice: bool,
+    profile_root: ProfileRoot,
+    problems: list[str],
 ) -> None:
-    """Apply one differential element onto its snapshot element (``updateFromDefinition``)."""
+    """Apply one differential element onto its snapshot element (``updateFromDefinition``);
+    what is wrong with it (a cardinality wider than the base's) goes to ``problems``."""
     if not node.orig and not node.el:  # an element a specialization adds
         el = {k: copy_json(v) for k, v in d.items() if k != "id"}
         el["base"] = {"path": d.get("path"), "min": d.get("min", 0), "max": d.get("max", "*")}
@@ -304,6 +334,9 @@ def merge_element(
     if isinstance(d.get("alias"), list):
         have = list(el.get("alias") or [])
         el["alias"] = have + [a for a in d["alias"] if a not in have]
+    problem = cardinality_problem(el, d)
+    if problem is not None:
+        problems.append(f"StructureDefinition {url}: {d.get('id') or d.get('path')}: {problem}")
     for key in _REPLACED:
         if key in d and key not in ("isModifier", "isModifierReason", "short"):
             el[key] = copy_json(d[key])

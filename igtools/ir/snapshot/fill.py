@@ -28,10 +28,12 @@ class PackageSnapshots:
 
     done: list[tuple[ResourceEntry, list[Json]]] = field(default_factory=list)
     failed: list[tuple[ResourceEntry, str]] = field(default_factory=list)
+    # what the differentials get wrong without preventing a snapshot (min, max)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{where(e)}: {msg}" for e, msg in self.failed]
+        return [f"{where(e)}: {msg}" for e, msg in self.failed] + self.problems
 
 
 def where(entry: ResourceEntry) -> str:
@@ -100,6 +102,7 @@ def generate_package(
             out.done.append((e, gen.snapshot_elements(url)))
         except SnapshotGenerationError as exc:
             out.failed.append((e, str(exc)))
+    out.problems = list(gen.problems)
     return out
 
 

@@ -79,6 +79,8 @@ class SnapshotGenerator:
         self.regenerate = set(regenerate)
         self.pin_core_versions = pin_core_versions
         self._versions: dict[str, str] = {}
+        # what the differentials get wrong without preventing a snapshot (min, max)
+        self.problems: list[str] = []
         self._snapshots: dict[str, list[Json]] = {}
         self._trees: dict[str, Node] = {}
         self._in_progress: list[str] = []
@@ -218,7 +220,9 @@ class SnapshotGenerator:
                     eid = self._id_from_path(d)
                 node = self._locate(root, eid, url, d, specialization)
                 fresh = node.fresh
-                merge_element(node, d, url, fresh, lambda u: self._profile_root(u, url))
+                merge_element(
+                    node, d, url, fresh, lambda u: self._profile_root(u, url), self.problems
+                )
                 if node.name.endswith("[x]") and "slicing" in node.orig:
                     # constraining an inherited type slicing: type slicing is closed
                     slicing = node.el.get("slicing")
