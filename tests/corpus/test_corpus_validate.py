@@ -19,13 +19,7 @@ pytestmark = pytest.mark.shared
 
 # package -> {example file: reason} of the examples igtools rejects and the reference
 # accepts (the goal is none)
-FALSE_REJECTIONS: dict[str, dict[str, str]] = {
-    "hl7.fhir.fr.core#2.2.0": {
-        "Observation-FRCoreObservationBPExample.json": (
-            "vs-3 evaluated on Observation.component does not see component.value[x]"
-        ),
-    },
-}
+FALSE_REJECTIONS: dict[str, dict[str, str]] = {}
 
 # package -> {example file: reason} of the examples the reference rejects for a reason
 # igtools could reproduce, and igtools accepts (the goal: under 2% of the examples)
