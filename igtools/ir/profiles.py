@@ -194,8 +194,8 @@ def build_profile(sd: dict[str, Any], package: str, extensions: ExtensionLookup)
     elements = snapshot.get("element") if isinstance(snapshot, dict) else None
     if not isinstance(elements, list) or not elements:
         raise SnapshotError(
-            f"{where} has no snapshot: igtools needs one (SUSHI and the IG Publisher "
-            "write it into the package)"
+            f"{where} has no snapshot and none could be computed from its differential "
+            "(its base is not loaded, or see the warning about it): igtools needs one"
         )
     diff = sd.get("differential")
     diff_elements = diff.get("element") if isinstance(diff, dict) else None
