@@ -297,3 +297,18 @@ def test_cardinality_wider_than_the_base_is_reported(core_index: ResourceIndex) 
         f"StructureDefinition {EX}test-patient-derived: Patient.gender: "
         "max * is above the base's 1",
     ]
+
+
+def test_unknown_type_is_named(core_index: ResourceIndex) -> None:
+    sd = _sd("observation")
+    sd["differential"]["element"] = [
+        {"id": "Observation.code", "path": "Observation.code", "type": [{"code": "Nothing"}]},
+        {"id": "Observation.code.text", "path": "Observation.code.text", "min": 1},
+    ]
+    gen = SnapshotGenerator(core_index)
+    gen.add(sd)
+    with pytest.raises(
+        SnapshotGenerationError,
+        match=r"StructureDefinition/Nothing not found \(type of Observation.code.text in ",
+    ):
+        gen.snapshot_elements(EX + "test-observation")

@@ -149,7 +149,7 @@ class SnapshotGenerator:
             return cached
         sd = self._sd(url)
         if sd is None:
-            by = f" (base of {wanted_by})" if wanted_by else ""
+            by = f" ({wanted_by})" if wanted_by else ""
             raise SnapshotGenerationError(f"StructureDefinition {url} not found{by}")
         snap = sd.get("snapshot")
         elements = snap.get("element") if isinstance(snap, dict) else None
@@ -192,7 +192,7 @@ class SnapshotGenerator:
             diff_elements = []
         self._in_progress.append(url)
         try:
-            base_root = self._tree(base_url, url).clone()
+            base_root = self._tree(base_url, f"base of {url}").clone()
             root = self._apply(sd, base_root, [d for d in diff_elements if isinstance(d, dict)])
         finally:
             self._in_progress.pop()
@@ -221,7 +221,12 @@ class SnapshotGenerator:
                 node = self._locate(root, eid, url, d, specialization)
                 fresh = node.fresh
                 merge_element(
-                    node, d, url, fresh, lambda u: self._profile_root(u, url), self.problems
+                    node,
+                    d,
+                    url,
+                    fresh,
+                    lambda u: self._profile_root(u, f"profile in {url}"),
+                    self.problems,
                 )
                 if node.name.endswith("[x]") and "slicing" in node.orig:
                     # constraining an inherited type slicing: type slicing is closed
@@ -377,7 +382,7 @@ class SnapshotGenerator:
         if isinstance(ref, str) and "#" in ref:
             target_id = ref.split("#", 1)[1]
             type_name = target_id.split(".", 1)[0]
-            target = find(self._tree(FHIR_SD + type_name, url), target_id)
+            target = find(self._tree(FHIR_SD + type_name, f"referenced by {url} {eid}"), target_id)
             if target is None:
                 raise SnapshotGenerationError(
                     f"StructureDefinition {url}: {eid}: contentReference {ref} not found"
@@ -414,7 +419,7 @@ class SnapshotGenerator:
                 f"StructureDefinition {url}: differential element {eid!r} constrains below "
                 "an element that has no type"
             )
-        tree = self._tree(type_url, url)
+        tree = self._tree(type_url, f"type of {eid} in {url}")
         node.children = [c.clone() for c in tree.orig_children]
         node.unfolded = True
 
