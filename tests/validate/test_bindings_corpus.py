@@ -37,13 +37,7 @@ _VS = re.compile(r"value set '[^']*(?:'[^']*)*' \((?P<url>[^|)\s]+)")
 _CS = re.compile(r"in the CodeSystem '(?P<url>[^']+)'")
 
 # (package, example file) -> why a reproducible-looking error is not found
-KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("ans.fhir.fr.telesurveillance#0.1.0", "Observation-TLSVObservationExample04.json"): (
-        "the reference also validates an Observation against the core vital-signs profile "
-        "its LOINC code names (ucum-bodyweight on valueQuantity.code), a profile the "
-        "example does not claim"
-    ),
-}
+KNOWN_MISSES: dict[tuple[str, str], str] = {}
 
 
 def _packages() -> list[str]:
@@ -59,7 +53,10 @@ def _coded(message: str) -> str | None:
     """The ``system#code`` a reference message quotes (its line numbers are those of the
     file as built, which json.dumps does not always reproduce: the code tells the place)."""
     m = re.search(r"\(codes = (\S+#[^)\s,]+)\)|The code provided \((\S+#[^)\s]+)\)", message)
-    return (m[1] or m[2]) if m else None
+    if m:
+        return m[1] or m[2]
+    m = re.match(r"The value provided \('([^']+)'\)", message)  # a bare code
+    return f"({m[1]})" if m else None
 
 
 def _no_code(message: str) -> str | None:
