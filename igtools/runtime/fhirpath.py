@@ -64,14 +64,49 @@ _NO_HOOKS = Hooks()
 # ------------------------------------------------------------------------------ compiling
 
 
+_UNSET: Any = object()
+
+
 class Expression:
-    """A compiled FHIRPath expression."""
+    """A compiled FHIRPath expression.
 
-    __slots__ = ("_fn", "text")
+    ``root_names``: the elements it reads from its root (None when it reads the root in
+    other ways: ``$this``, a function of the root, a type name, ``%resource``...). On a
+    root that has none of them, the answer is the one on an empty root of the same type,
+    computed once per type (``contained.meta.security.empty()`` on resources without
+    ``contained``: true, without evaluating)."""
 
-    def __init__(self, text: str, fn: Fn) -> None:
+    __slots__ = ("_fn", "_guards", "root_names", "text")
+
+    def __init__(self, text: str, fn: Fn, root_names: frozenset[str] | None = None) -> None:
         self.text = text
         self._fn = fn
+        self.root_names = root_names
+        self._guards: dict[str, tuple[frozenset[str], list[Any]] | None] = {}
+
+    def _guard(self, t: str) -> tuple[frozenset[str], list[Any]] | None:
+        """(JSON keys that matter, the answer without them) on a root of type ``t``."""
+        got = self._guards.get(t, _UNSET)
+        if got is not _UNSET:
+            return got  # type: ignore[no-any-return]
+        keys: set[str] = set()
+        m = model()
+        guard: tuple[frozenset[str], list[Any]] | None = None
+        for name in self.root_names or ():
+            kind, info = m.member(t, name)
+            if kind == "free":
+                break
+            for key in [k for k, _ in info] if kind == "choice" else [name]:
+                keys.update((key, "_" + key))
+        else:
+            env = Env([Node({}, None, t, None)], None, _NO_HOOKS, None, None, None)
+            env.poisoned = True  # %resource and the like: no constant answer
+            try:
+                guard = (frozenset(keys), self._fn(env.root, env))
+            except (FhirPathError, TypeError, ValueError, ArithmeticError, KeyError):
+                guard = None
+        self._guards[t] = guard
+        return guard
 
     def evaluate(
         self,
@@ -92,6 +127,11 @@ class Expression:
         Bundle whose entries ``resolve()`` searches (default: the root when a Bundle);
         ``strict``: an element the model does not define on a known type, or a type name
         that is not the context's, is an error (FHIRPath's strict mode) instead of empty."""
+        if self.root_names is not None and data.__class__ is dict and not (variables or strict):
+            t = data.get("resourceType") or type
+            guard = self._guard(t) if isinstance(t, str) else None
+            if guard is not None and guard[0].isdisjoint(data):
+                return list(guard[1])
         root = data if isinstance(data, Node) else Node(data, None, type, resource)
         res = resource if resource is not None else (data if isinstance(data, dict) else None)
         rr = root_resource if root_resource is not None else res
@@ -131,7 +171,10 @@ def compile(expression: str) -> Expression:
     got = _CACHE.get(expression)
     if got is None:
         try:
-            got = Expression(expression, _Compiler().compile(_parse(expression)))
+            compiler = _Compiler()
+            fn = compiler.compile(_parse(expression))
+            names = None if compiler.root_unsafe else frozenset(compiler.root_names)
+            got = Expression(expression, fn, names)
         except FhirPathError as exc:
             got = exc
         except RecursionError:
@@ -205,6 +248,8 @@ def _ident(text: str) -> str:
 
 
 _MEMO_KEYS = itertools.count()
+# functions whose argument is evaluated on each input item ($this), never on the root
+_LAMBDAS = frozenset({"where", "select", "all", "exists", "repeat"})
 
 
 class _Compiler:
@@ -214,6 +259,9 @@ class _Compiler:
 
     def __init__(self) -> None:
         self.const: set[int] = set()  # ids of closures constant within an evaluation
+        self.depth = 0  # inside the criteria of where(), select()...: not the root's scope
+        self.root_names: set[str] = set()  # elements read from the root
+        self.root_unsafe = False  # the root is read otherwise ($this, a function of it...)
 
     def _lit(self, fn: Fn) -> Fn:
         self.const.add(id(fn))
@@ -298,6 +346,7 @@ class _Compiler:
     # -------------------------------------------------------------- terms
 
     def c_ExternalConstantTerm(self, node: dict[str, Any], ch: list[Any]) -> Fn:
+        # %resource and the like: their use is caught when the guard is computed
         inner = ch[0]["children"][0]
         name = _ident(_text(inner))
         if inner.get("type") == "StringLiteral":
@@ -306,6 +355,13 @@ class _Compiler:
 
     def c_InvocationTerm(self, node: dict[str, Any], ch: list[Any]) -> Fn:
         inv = ch[0]
+        if self.depth == 0:
+            member = inv["type"] == "MemberInvocation"
+            name = _ident(_text(inv["children"][0])) if member else ""
+            if member and not name[:1].isupper():
+                self.root_names.add(name)
+            else:
+                self.root_unsafe = True
         if inv["type"] == "MemberInvocation":
             name = _ident(_text(inv["children"][0]))
             if name[:1].isupper():
@@ -378,20 +434,28 @@ class _Compiler:
             raise FhirPathError(f"{name}() takes {lo} to {hi} arguments, got {len(params)}")
         if type_arg:
             args: list[Fn] = [self._lit(_const(_text(p).replace("`", ""))) for p in params]
+        elif name in _LAMBDAS:
+            args = self._in_lambda(params)
         else:
             args = [self.compile(p) for p in params]
         if left is None:
             return lambda focus, env: impl(focus, env, args)
         return self._derived(lambda focus, env: impl(left(focus, env), env, args), left, *args)
 
-    def _sort(self, params: list[dict[str, Any]], left: Fn | None) -> Fn:
+    def _in_lambda(self, params: list[dict[str, Any]]) -> list[Fn]:
+        self.depth += 1
+        try:
+            return [self.compile(p) for p in params]
+        finally:
+            self.depth -= 1
 
+    def _sort(self, params: list[dict[str, Any]], left: Fn | None) -> Fn:
         keys: list[tuple[Fn, bool]] = []
         for p in params:
             if p.get("type") == "PolarityExpression" and p["terminalNodeText"][0] == "-":
-                keys.append((self.compile(p["children"][0]), True))
+                keys.append((self._in_lambda([p["children"][0]])[0], True))
             else:
-                keys.append((self.compile(p), False))
+                keys.append((self._in_lambda([p])[0], False))
         if left is None:
             return lambda focus, env: sort_items(focus, env, keys)
         return lambda focus, env: sort_items(left(focus, env), env, keys)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from igtools.runtime import fhirpath
 from igtools.runtime.fhirpath import (
     FhirPathError,
     Hooks,
@@ -272,6 +273,47 @@ def test_compile_is_cached_and_errors_are_clear() -> None:
         compile("status.frobnicate()")
     with pytest.raises(FhirPathError, match="expected a single"):
         evaluate(OBSERVATION, "component.code.coding.code.startsWith('8')")
+
+
+GUARDED = [
+    "contained.meta.security.empty()",
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
+    "component.exists() implies status = 'final'",
+    "value.exists() or dataAbsentReason.exists()",
+    "subject.resolve().gender = 'female' or subject.empty()",
+    "contained.where(('#' + id in %resource.descendants().reference).not()).empty()",
+    "status.exists() and %resource.id = 'bp'",
+    "component.all(code.exists()) and effective.empty()",
+]
+
+
+@pytest.mark.parametrize("expression", GUARDED)
+def test_the_answer_without_the_elements_read_is_the_evaluated_one(expression: str) -> None:
+    expr = compile(expression)
+    plain = fhirpath.Expression(expression, expr._fn)  # the same closures, never guarded
+    bare = {"resourceType": "Observation", "id": "bp", "status": "final"}
+    for data in (OBSERVATION, bare, {"resourceType": "Observation", "contained": []}):
+        assert expr.evaluate(data) == plain.evaluate(data), data
+    assert to_json(expr.evaluate(bare)) == to_json(plain.evaluate(bare))
+
+
+def test_absent_elements_answer_without_evaluating() -> None:
+    expr = compile("contained.meta.security.empty()")
+    assert expr.root_names == {"contained"}
+    assert expr.verdict({"resourceType": "Patient", "id": "x"}) is True
+    assert expr._guards["Patient"] == (frozenset({"contained", "_contained"}), [True])
+    # what reads the root otherwise, or %resource on the way, is always evaluated
+    assert compile("hasValue() or children().count() > 0").root_names is None
+    short = compile("status.exists() and %resource.id = 'bp'")
+    assert short.verdict({"resourceType": "Observation", "id": "bp"}) is False
+    assert short._guards["Observation"] == (frozenset({"status", "_status"}), [False])
+    reached = compile("status.empty() and %resource.id = 'bp'")
+    assert reached.verdict({"resourceType": "Observation", "id": "bp"}) is True
+    assert reached.verdict({"resourceType": "Observation", "id": "other"}) is False
+    assert reached._guards["Observation"] is None
+    choice = compile("value.exists()")
+    assert choice.verdict({"resourceType": "Observation", "valueString": "x"}) is True
+    assert choice.verdict({"resourceType": "Observation"}) is False
 
 
 # ------------------------------------------------------------------------------ validation

@@ -354,6 +354,7 @@ class Env:
         "hooks",
         "index",
         "memo",
+        "poisoned",
         "resource",
         "root",
         "root_resource",
@@ -383,10 +384,13 @@ class Env:
         self._bundle = bundle
         self._index_cache: dict[str, Any] | None = None
         self.strict = False
+        self.poisoned = False  # computing a constant answer: the variables are unknown
         self.memo: dict[int, list[Any]] = {}  # constant subexpressions, once computed
         self.descendants: dict[int, list[Any]] = {}  # descendants() by node (id of its JSON)
 
     def variable(self, name: str) -> list[Any]:
+        if self.poisoned and name not in _CONSTANTS and not name.startswith(("vs-", "ext-")):
+            raise FhirPathError(f"%{name} is not known here")
         if self.vars and name in self.vars:
             v = self.vars[name]
             return v if isinstance(v, list) else [v]
