@@ -18,7 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from corpus.classes import MISSING_DEPENDENCY, UNREPRODUCIBLE
-from corpus.validation import PackageResult, qa_packages, validate_package
+from corpus.validation import (
+    PackageResult,
+    example_packages_without_qa,
+    qa_packages,
+    validate_package,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VERDICTS = ("agree-valid", "agree-invalid", "false-rejection", "miss", "unreproducible", "crash")
@@ -84,7 +89,7 @@ def main() -> int:
     if not (args.shared / "ig-qa").is_dir():
         console.print(f"{args.shared}/ig-qa absent: the corpus lives in ../shared")
         return 2
-    packages = args.package or qa_packages(args.shared)
+    packages = args.package or qa_packages(args.shared) + example_packages_without_qa(args.shared)
     results = []
     with tempfile.TemporaryDirectory() as cache:
         for pkg in packages:
@@ -100,7 +105,8 @@ def main() -> int:
                         console.print(f"    igtools: {m}", highlight=False, markup=False)
                 if e.verdict not in ("false-rejection", "miss", "crash"):
                     continue
-                console.print(f"[bold]{e.verdict}[/] {pkg} {e.file}", highlight=False)
+                verdict = e.verdict if r.has_qa else "rejected (no QA to compare)"
+                console.print(f"[bold]{verdict}[/] {pkg} {e.file}", highlight=False)
                 if not args.details:
                     continue
                 for m in e.igtools:
@@ -111,7 +117,17 @@ def main() -> int:
                         highlight=False,
                         markup=False,
                     )
-    console.print(_table(results))
+    console.print(_table([r for r in results if r.has_qa]))
+    others = [r for r in results if not r.has_qa]
+    if others:
+        table = Table(title="igtools validate on the examples of packages without a QA report")
+        for col in ("package", "examples", "valid", "with errors", "s"):
+            table.add_column(col, justify="left" if col == "package" else "right")
+        for r in others:
+            bad = sum(1 for e in r.examples if e.igtools)
+            n = len(r.examples)
+            table.add_row(r.package, str(n), str(n - bad), str(bad), f"{r.seconds:.1f}")
+        console.print(table)
     left: Counter[str] = Counter()
     for r in results:
         for e in r.examples:
@@ -119,7 +135,7 @@ def main() -> int:
     console.print("Reference errors left out (not reproducible without a terminology server):")
     for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
         console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
-    bad = sum(r.count("false-rejection") + r.count("crash") for r in results)
+    bad = sum(r.count("false-rejection") * r.has_qa + r.count("crash") for r in results)
     return 1 if bad else 0
 
 

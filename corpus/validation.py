@@ -48,6 +48,7 @@ class ExampleResult:
 @dataclass
 class PackageResult:
     package: str
+    has_qa: bool = True  # without a QA report, "false-rejection" means "rejected"
     examples: list[ExampleResult] = field(default_factory=list)
     seconds: float = 0.0
     load_seconds: float = 0.0
@@ -55,6 +56,23 @@ class PackageResult:
 
     def count(self, verdict: str) -> int:
         return sum(1 for e in self.examples if e.verdict == verdict)
+
+
+def example_packages_without_qa(shared: Path) -> list[str]:
+    """``name#version`` of the packages of ../shared that have examples but no QA
+    report: validated alone (an error there is a finding to read, not a verdict)."""
+    import tarfile
+
+    with_qa = set(qa_packages(shared))
+    out = []
+    for tgz in sorted((shared / "fhir-packages").glob("*.tgz")):
+        name, _, version = _split_folder(tgz.name[: -len(".tgz")])
+        if f"{name}#{version}" in with_qa:
+            continue
+        with tarfile.open(tgz) as tar:
+            if any(m.name.startswith("package/example/") for m in tar.getmembers()):
+                out.append(f"{name}#{version}")
+    return out
 
 
 def qa_packages(shared: Path) -> list[str]:
@@ -88,8 +106,9 @@ def validate_package(
     from igtools.validate.validator import Validator
 
     name, version = package.split("#")
-    qa = parse_qa(shared / "ig-qa" / f"{name}-{version}" / "qa-eslintcompact.txt")
-    result = PackageResult(package)
+    qa_file = shared / "ig-qa" / f"{name}-{version}" / "qa-eslintcompact.txt"
+    qa = parse_qa(qa_file) if qa_file.is_file() else {}
+    result = PackageResult(package, has_qa=qa_file.is_file())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
