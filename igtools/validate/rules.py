@@ -85,18 +85,19 @@ class RuleBuilder:
         judged = b.codes is not None and (b.complete or b.open_systems is not None)
         if kind in ("code", "string", "uri") and not b.complete:
             judged = False  # the system is implied: an open system could hold any code
+        why = (b.note or "cannot be expanded").removeprefix(f"value set {b.value_set} ")
         if not judged:
-            self.warnings.append(
-                f"value set {b.value_set} ({b.strength} binding): "
-                f"{b.note or 'cannot be expanded'}: codes bound to it not checked"
+            self._warn_once(
+                f"value set {b.value_set} ({b.strength} binding): {why}: "
+                "codes bound to it not checked"
             )
             if b.strength != "required" or kind != "CodeableConcept":
                 return {}  # required CodeableConcepts still need a coding (see _check_binding)
             return {"code_kind": kind, "value_set": b.value_set, "strength": b.strength}
         if b.open_systems and not b.complete:
-            self.warnings.append(
+            self._warn_once(
                 f"value set {b.value_set} ({b.strength} binding): codes of "
-                f"{', '.join(b.open_systems)} not checked ({b.note or 'not expanded'})"
+                f"{', '.join(b.open_systems)} not checked ({why})"
             )
         key = (id(b.codes), b.value_set)
         cached = self._code_cache.get(key)
@@ -111,6 +112,11 @@ class RuleBuilder:
             "strength": b.strength,
             "open_systems": () if b.complete else tuple(b.open_systems or ()),
         }
+
+    def _warn_once(self, message: str) -> None:
+        """A warning about a value set: once, however many elements it binds."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def _invariants(self, el: Element, profile: Profile) -> tuple[Inv, ...]:
         out = []
