@@ -308,3 +308,40 @@ def test_versions_and_cache(tx: Terminology) -> None:
     assert a is not None and b is not None and a.codes == b.codes
     assert tx.value_set(url) is tx.value_set(url)
     assert tx.value_set("http://example.org/vs/nowhere") is None
+
+
+def test_any_profile_of_the_package_set_is_bound(tmp_path: Path) -> None:
+    """Dependency profiles (here FR Core's and the core's, for FR Core 2.2.0 with
+    hl7.terminology) get their bindings expanded as the root package's do."""
+    from tests.conftest import shared_path
+
+    packages = shared_path("fhir-packages")
+    settings = Settings(
+        cache_dir=tmp_path / "c",
+        package_dirs=[packages],
+        offline=True,
+        substitutes={
+            "hl7.terminology.r4": "7.0.1",
+            "hl7.fhir.uv.extensions.r4": "5.3.0-ballot-tc1",
+        },
+    )
+    pset = PackageLoader(settings).load("hl7.fhir.fr.core#2.2.0")
+    builder = IRBuilder(pset)
+    patient = builder.profile("http://hl7.org/fhir/StructureDefinition/Patient")
+    assert patient is not None
+    gender = patient.element("Patient.gender")
+    assert gender is not None and gender.binding is not None and gender.binding.complete
+    assert {c.code for c in gender.binding.codes or []} == {"male", "female", "other", "unknown"}
+    # a value set of hl7.terminology, by canonical URL with its version
+    vs = builder.terminology.value_set(
+        "http://terminology.hl7.org/ValueSet/v3-ActEncounterCode|2014-03-26"
+    )
+    assert vs is not None and vs.complete and "AMB" in {c.code for c in vs.codes or []}
+    # FR Core's INSEE value set: its one code system is not loaded, so it stays open
+    insee = builder.terminology.value_set(
+        "https://hl7.fr/ig/fhir/core/ValueSet/fr-core-vs-insee-code"
+    )
+    assert insee is not None and insee.codes == [] and not insee.complete
+    assert insee.open_systems == [
+        "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
+    ]
