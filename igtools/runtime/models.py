@@ -15,8 +15,9 @@ _SETTINGS = {"invariants": True}
 def set_invariants(enabled: bool) -> None:
     """Switch FHIRPath invariant checks on or off for every generated model.
 
-    Invariants are evaluated with fhirpathpy, which is the slow part of validation:
-    switch them off when speed matters more (bulk loads of trusted data).
+    Invariants are evaluated by the FHIRPath engine (``fhirpath.py``), a good part of
+    validation's time: switch them off when speed matters more (bulk loads of trusted
+    data).
     """
     _SETTINGS["invariants"] = enabled
 

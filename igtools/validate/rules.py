@@ -126,7 +126,7 @@ class RuleBuilder:
             if not invariant_supported(inv.expression):
                 self.warnings.append(
                     f"{profile.name}: {el.id}: invariant {inv.key} ({inv.expression}) is not "
-                    "supported by fhirpathpy: not checked"
+                    "supported by the FHIRPath engine: not checked"
                 )
                 continue
             out.append(Inv(inv.key, inv.severity, inv.human, inv.expression))

@@ -15,8 +15,8 @@ and pattern values (the instance contains at least the pattern), required bindin
 whose codes are known, literal reference targets, slices (matched by their
 discriminators, then each slice's cardinality and own rules; closed slicing), empty
 values (ele-1), extensions with both a value and nested extensions (ext-1), and the
-profile's error-severity invariants with fhirpathpy (switch off with
-``invariants=False``: they are the slow part).
+profile's error-severity invariants with the FHIRPath engine of ``fhirpath.py``
+(switch off with ``invariants=False``).
 """
 
 from __future__ import annotations
