@@ -197,6 +197,20 @@ def _walk(
                 yield m
         # 4. code outside a required value set of the package
         yield from _bad_codes(ig, profile, el, data, values)
+        # 4b. a CodeableConcept under a required binding with text only ("No code provided")
+        b = el.binding
+        if (
+            b is not None
+            and b.strength == "required"
+            and el.type_codes == ["CodeableConcept"]
+            and not el.slices
+            and values
+            and isinstance(_get(data, values[0]), dict)
+        ):
+            vp = values[0]
+            d, m = _variant(data, profile, "text-only", f"text only in {el.path}", _loc(rt, vp))
+            _get(d, vp[:-1])[vp[-1]] = {"text": "texte libre"}
+            yield m
         # 5. max cardinality exceeded
         if el.max is not None and el.max >= 1 and el.is_array and occ:
             path, _ = occ[0]
