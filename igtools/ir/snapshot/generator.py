@@ -79,6 +79,7 @@ class SnapshotGenerator:
         self.regenerate = set(regenerate)
         self.pin_core_versions = pin_core_versions
         self._versions: dict[str, str] = {}
+        self._in_slice_scope = False  # whether the element last located is in a slice's scope
         # what the differentials get wrong without preventing a snapshot (min, max)
         self.problems: list[str] = []
         self._snapshots: dict[str, list[Json]] = {}
@@ -211,6 +212,7 @@ class SnapshotGenerator:
             if name and name != root.name:
                 root.name = name
         implicit: list[Node] = []
+        sliced_in_slice: list[Node] = []
         self._state.append(implicit)
         self._sliced_hits.append([])
         try:
@@ -219,6 +221,8 @@ class SnapshotGenerator:
                 if not isinstance(eid, str):
                     eid = self._id_from_path(d)
                 node = self._locate(root, eid, url, d, specialization)
+                if self._in_slice_scope and "slicing" in d and "slicing" not in node.orig:
+                    sliced_in_slice.append(node)
                 fresh = node.fresh
                 merge_element(
                     node,
@@ -240,6 +244,9 @@ class SnapshotGenerator:
         finally:
             self._state.pop()
             sliced_hits = self._sliced_hits.pop()
+        for node in sliced_in_slice:
+            if not node.slices:  # within a slice, a slicing without slices is dropped
+                node.el.pop("slicing", None)
         for node in implicit:
             close_type_slicing(node)
         for node in sliced_hits:
@@ -312,6 +319,7 @@ class SnapshotGenerator:
                     self._type_slicing(node)
                 node = self._slice(node, sl, url, eid)
                 in_slice = True
+        self._in_slice_scope = in_slice
         return node
 
     def _expand_type_profile(self, node: Node, d: Json, url: str, eid: str) -> None:
