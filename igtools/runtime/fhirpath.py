@@ -151,9 +151,25 @@ class Expression:
         ) as exc:
             raise FhirPathError(f"{self.text}: {type_name(exc)}: {exc}") from exc
 
-    def verdict(self, data: Any, **kw: Any) -> bool | None:
+    def verdict(
+        self,
+        data: Any,
+        *,
+        type: str | None = None,
+        resource: Any = None,
+        root_resource: Any = None,
+        bundle: Any = None,
+        hooks: Hooks | None = None,
+    ) -> bool | None:
         """An invariant's answer: None when empty, True when every item is true."""
-        result = self.evaluate(data, **kw)
+        result = self.evaluate(
+            data,
+            type=type,
+            resource=resource,
+            root_resource=root_resource,
+            bundle=bundle,
+            hooks=hooks,
+        )
         if not result:
             return None
         return all(r is True or value_of(r) is True for r in result)
@@ -274,9 +290,12 @@ class _Compiler:
         key = next(_MEMO_KEYS)
 
         def memo(focus: list[Any], env: Env) -> list[Any]:
-            got = env.memo.get(key)
+            memo = env.memo
+            if memo is None:
+                memo = env.memo = {}
+            got = memo.get(key)
             if got is None:
-                got = env.memo[key] = fn(focus, env)
+                got = memo[key] = fn(focus, env)
             return got
 
         self.const.add(id(memo))

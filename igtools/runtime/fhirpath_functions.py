@@ -406,9 +406,12 @@ def f_children(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
 def f_descendants(inp: list[Any], env: Env, args: list[Fn]) -> list[Any]:
     if len(inp) == 1 and isinstance(inp[0], Node):  # once per node and evaluation
         key = id(inp[0].data)
-        got = env.descendants.get(key)
+        memo = env.descendants
+        if memo is None:
+            memo = env.descendants = {}
+        got = memo.get(key)
         if got is None:
-            got = env.descendants[key] = _descendants(inp, env, args)
+            got = memo[key] = _descendants(inp, env, args)
         return got
     return _descendants(inp, env, args)
 

@@ -383,8 +383,8 @@ class Env:
         self._index_cache: dict[str, Any] | None = None
         self.strict = False
         self.poisoned = False  # computing a constant answer: the variables are unknown
-        self.memo: dict[int, list[Any]] = {}  # constant subexpressions, once computed
-        self.descendants: dict[int, list[Any]] = {}  # descendants() by node (id of its JSON)
+        self.memo: dict[int, list[Any]] | None = None  # constant subexpressions, computed
+        self.descendants: dict[int, list[Any]] | None = None  # descendants() by node id
 
     def variable(self, name: str) -> list[Any]:
         if self.poisoned and name not in _CONSTANTS and not name.startswith(("vs-", "ext-")):
