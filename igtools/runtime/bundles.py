@@ -15,7 +15,7 @@ reference's wording so that users can compare.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 JSON = Any
@@ -113,3 +113,31 @@ def bundle_issues(bundle: JSON) -> list[tuple[str, str, str]]:
                         )
                     )
     return out
+
+
+def bundle_resolver(bundle: JSON) -> Callable[[str], str | None]:
+    """The resource type a reference resolves to among the entries of ``bundle``: by
+    ``fullUrl`` (``urn:uuid:``, absolute URLs), and a relative ``Type/id`` by the entry
+    whose RESTful ``fullUrl`` ends with it; None when no entry matches."""
+    by_url: dict[str, str] = {}
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        full, res = entry.get("fullUrl"), entry.get("resource")
+        if isinstance(full, str) and isinstance(res, dict):
+            rtype = res.get("resourceType")
+            if isinstance(rtype, str):
+                by_url.setdefault(full, rtype)
+
+    def resolve(ref: str) -> str | None:
+        found = by_url.get(ref.split("/_history/")[0])
+        if found is not None or is_absolute(ref):
+            return found
+        tail = "/" + ref.split("/_history/")[0]
+        for url, rtype in by_url.items():
+            if url.endswith(tail) and _RESTFUL.match(url):
+                return rtype
+        return None
+
+    return resolve

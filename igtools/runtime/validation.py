@@ -97,6 +97,8 @@ class Issue:
 
 # a registry of every profile's rules, to validate nested resources by profile
 Registry = Mapping[str, Rules]
+# a reference -> the type of the resource it resolves to in the enclosing Bundle
+Resolver = Callable[[str], str | None]
 
 _EMPTY: dict[str, Rules] = {}
 
@@ -108,16 +110,24 @@ class _Ctx:
     invariants: bool
     root: JSON
     issues: list[Issue] = field(default_factory=list)
+    # inside a Bundle: the resource type a reference resolves to among its entries
+    resolve: Resolver | None = None
 
     def error(self, location: str, message: str, rule: str, severity: str = "error") -> None:
         self.issues.append(Issue(severity, location, message, rule, self.rules.name))
 
 
 def validate(
-    data: JSON, rules: Rules, registry: Registry = _EMPTY, invariants: bool = True
+    data: JSON,
+    rules: Rules,
+    registry: Registry = _EMPTY,
+    invariants: bool = True,
+    resolve: Resolver | None = None,
 ) -> list[Issue]:
-    """Every way ``data`` (FHIR JSON of one resource) breaks ``rules``."""
-    ctx = _Ctx(rules, registry, invariants, data)
+    """Every way ``data`` (FHIR JSON of one resource) breaks ``rules``. ``resolve``
+    gives the resource type a reference points to inside the Bundle that holds
+    ``data`` (its ``urn:uuid:`` and ``fullUrl`` references), or None."""
+    ctx = _Ctx(rules, registry, invariants, data, resolve=resolve)
     if not isinstance(data, dict):
         ctx.error(rules.type, "not a JSON object", "structure")
         return ctx.issues
@@ -424,8 +434,11 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         if target_type is None:
             ctx.error(f"{loc}.reference", f"no contained resource {ref}", "reference")
             return
-    elif ref.startswith("urn:"):
-        return  # resolved inside a Bundle, not here
+    elif ref.startswith("urn:") or (ctx.resolve is not None and ctx.resolve(ref)):
+        # resolved among the entries of the enclosing Bundle (by fullUrl)
+        target_type = ctx.resolve(ref) if ctx.resolve is not None else None
+        if target_type is None:
+            return  # not in this Bundle (or no Bundle around): nothing to check here
     else:
         m = _REF_RE.search(ref)
         if m is None or not _is_resource_type(m[1]):
@@ -552,7 +565,7 @@ def _check_profiles(value: dict[str, Any], el: El, loc: str, ctx: _Ctx) -> None:
     known = [ctx.registry[u] for u in el.profiles if u in ctx.registry]
     if not known:
         return
-    results = [validate(value, r, ctx.registry, ctx.invariants) for r in known]
+    results = [validate(value, r, ctx.registry, ctx.invariants, ctx.resolve) for r in known]
     if any(not r for r in results):
         return
     best = min(results, key=len)

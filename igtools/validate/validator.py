@@ -13,8 +13,8 @@ from igtools.ir.build import IRBuilder
 from igtools.ir.model import IG
 from igtools.packages.resources import parse_resource_xml, read_resource_json
 from igtools.runtime import fhirjson
-from igtools.runtime.bundles import bundle_issues
-from igtools.runtime.validation import Issue, Rules, validate
+from igtools.runtime.bundles import bundle_issues, bundle_resolver
+from igtools.runtime.validation import Issue, Resolver, Rules, validate
 from igtools.validate.codes import coding_issues
 from igtools.validate.extensions import extension_issues
 from igtools.validate.rules import RuleBuilder
@@ -187,9 +187,18 @@ class Validator:
         elements the base definition requires; nested resources by their own type."""
         return [_base_issue(i, data) for i in fhirjson.check_resource(data)]
 
-    def validate_resource(self, data: dict[str, Any], profile: str | None = None) -> list[Issue]:
+    def validate_resource(
+        self,
+        data: dict[str, Any],
+        profile: str | None = None,
+        resolve: Resolver | None = None,
+    ) -> list[Issue]:
+        """Every issue of ``data``; ``resolve`` gives the type a reference resolves to in
+        the Bundle around it (a Bundle's entries get their Bundle's)."""
         issues = self.base_issues(data)
         rt = str(data.get("resourceType"))
+        if rt == "Bundle":
+            resolve = bundle_resolver(data)
         if profile is not None:
             targets = [self.resolve_profile(profile)]
         else:
@@ -217,7 +226,7 @@ class Validator:
             if implied is not None and all(r.url != implied.url for r in targets):
                 targets.append(implied)
         for rules in targets:
-            issues.extend(validate(data, rules, self.rules, self.invariants))
+            issues.extend(validate(data, rules, self.rules, self.invariants, resolve))
         if self._base:
             issues.extend(extension_issues(data, self.rules.extension, self.rules, self.invariants))
         if self._code_systems is not None:
@@ -230,7 +239,7 @@ class Validator:
             for i, entry in enumerate(data.get("entry") or []):
                 res = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(res, dict) and (self._base or (res.get("meta") or {}).get("profile")):
-                    for issue in self.validate_resource(res):
+                    for issue in self.validate_resource(res, resolve=resolve):
                         if issue.rule == "structure" and issue.profile.startswith("base"):
                             continue  # already reported by the Bundle's base model
                         issue.location = (

@@ -79,3 +79,33 @@ def test_restful_fullurl_needs_an_id() -> None:
 def test_not_a_bundle_shape() -> None:
     assert bundle_issues([]) == []
     assert bundle_issues({"resourceType": "Bundle", "type": "collection"}) == []
+
+
+def test_references_resolved_among_the_entries() -> None:
+    from igtools.runtime.bundles import bundle_resolver
+    from igtools.runtime.validation import El, Rules, validate
+
+    bundle = _bundle(
+        "collection",
+        {"fullUrl": "urn:uuid:0f0e", "resource": {"resourceType": "Group", "id": "g"}},
+        {"fullUrl": "http://example.org/fhir/Patient/p1", "resource": PATIENT},
+    )
+    resolve = bundle_resolver(bundle)
+    assert resolve("urn:uuid:0f0e") == "Group"
+    assert resolve("http://example.org/fhir/Patient/p1") == "Patient"
+    assert resolve("Patient/p1") == "Patient"  # relative, against the RESTful fullUrl
+    assert resolve("Patient/p2") is None
+    assert resolve("urn:uuid:ffff") is None
+
+    subject = El(path="Observation.subject", names=("subject",), targets=("Patient",))
+    rules = Rules("http://x/o", "O", "Observation", El("Observation", children=(subject,)))
+    obs: dict[str, Any] = {"resourceType": "Observation", "subject": {"reference": "urn:uuid:0f0e"}}
+    # a urn:uuid reference names no type: only the Bundle tells it (a Group here)
+    assert validate(obs, rules) == []
+    issues = validate(obs, rules, resolve=resolve)
+    assert [str(i) for i in issues] == [
+        "Observation.subject.reference: reference to Group not allowed (allowed: Patient) "
+        "(reference; O)"
+    ]
+    obs["subject"]["reference"] = "urn:uuid:ffff"  # not in the Bundle: nothing to say here
+    assert validate(obs, rules, resolve=resolve) == []
