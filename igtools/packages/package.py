@@ -303,10 +303,17 @@ def read_source_folder(folder: Path) -> Package:
     cfg = _sushi_config(folder)
     name = str(cfg.get("packageId") or cfg.get("id") or folder.resolve().name)
     version = str(cfg.get("version") or "0.0.0-local")
+    deps = _sushi_dependencies(cfg)
+    fv = cfg.get("fhirVersion") or "4.0.1"
+    fv_first = str(fv[0] if isinstance(fv, list) and fv else fv)
+    if fv_first.startswith("4.0") and "hl7.fhir.r4.core" not in deps:
+        # implicit for SUSHI (it loads the core of the IG's fhirVersion): the base
+        # definitions the differentials derive from
+        deps["hl7.fhir.r4.core"] = "4.0.1"
     manifest: dict[str, Any] = {
         "name": name,
         "version": version,
-        "dependencies": _sushi_dependencies(cfg),
+        "dependencies": deps,
     }
     if cfg.get("canonical"):
         manifest["canonical"] = cfg["canonical"]

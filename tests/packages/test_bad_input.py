@@ -586,8 +586,9 @@ def test_source_folder(tmp_path: Path, package_dir: Path) -> None:
 
 def test_source_folder_without_its_dependency(tmp_path: Path) -> None:
     summary = inspect_json(*offline(tmp_path), str(MINI_SRC))
-    [dep] = summary["dependencies"]
-    assert (dep["name"], dep["status"]) == (NAME, "missing")
+    deps = {d["name"]: d["status"] for d in summary["dependencies"]}
+    # the FHIR core is implicit for a SUSHI project (its fhirVersion), as for SUSHI
+    assert deps == {NAME: "missing", "hl7.fhir.r4.core": "provided"}
     assert set(summary["unresolved"]) == {PATIENT, f"{BASE}/CodeSystem/mini-score-type"}
     assert summary["unresolved"][PATIENT] == ["StructureDefinition/minisrc-patient baseDefinition"]
 
