@@ -371,13 +371,20 @@ def is_resource_type(name: str) -> bool:
 # ------------------------------------------------------------------------------ checking
 
 
+# called with (object, its R4 type name, its path, the resource that holds it) for each
+# complex value below a resource's root (data types and backbone elements)
+Visitor = Callable[[dict[str, Any], str, str, dict[str, Any]], None]
+
+
 class _Walker:
-    def __init__(self, tab: _Table) -> None:
+    def __init__(self, tab: _Table, visit: Visitor | None = None) -> None:
         self.types = tab.types
         self.required = tab.required
         self.prims = tab.primitives
         self.resources = tab.resources
         self.issues: list[JsonIssue] = []
+        self.visit = visit
+        self.owner: dict[str, Any] = {}
 
     def error(self, location: str, message: str, rule: str) -> None:
         self.issues.append(JsonIssue(location, message, rule))
@@ -393,7 +400,9 @@ class _Walker:
             shown = "no resourceType" if rt is None else f"resourceType {_show(rt)}"
             self.error(path, f"{shown} is not an R4 resource type", RESOURCE_TYPE)
             return
+        owner, self.owner = self.owner, value
         self.object(value, rt, path, depth, True)
+        self.owner = owner
 
     def object(self, obj: dict[str, Any], tname: str, path: str, depth: int, root: bool) -> None:
         if depth > MAX_DEPTH:
@@ -403,6 +412,8 @@ class _Walker:
             self.error(path, EMPTY_OBJECT, EMPTY)
             return
         props = self.types[tname]
+        if self.visit is not None and not root:
+            self.visit(obj, tname, path, self.owner)
         choices: dict[str, str] | None = None
         for key, value in obj.items():
             prop = props.get(key)
@@ -545,9 +556,12 @@ def _rule(message: str) -> str:
     return JSON_TYPE if " must be " in message else FORMAT
 
 
-def check_resource(data: Any, path: str | None = None) -> list[JsonIssue]:
-    """Every way ``data`` (parsed FHIR JSON of one resource) breaks the R4 JSON rules."""
-    walker = _Walker(table())
+def check_resource(
+    data: Any, path: str | None = None, visit: Visitor | None = None
+) -> list[JsonIssue]:
+    """Every way ``data`` (parsed FHIR JSON of one resource) breaks the R4 JSON rules.
+    ``visit`` sees every complex value on the way, with its R4 type."""
+    walker = _Walker(table(), visit)
     rt = data.get("resourceType") if isinstance(data, dict) else None
     walker.resource(data, path or (rt if isinstance(rt, str) and rt else "Resource"), 1)
     return walker.issues

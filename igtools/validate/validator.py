@@ -14,7 +14,7 @@ from igtools.ir.model import IG
 from igtools.packages.resources import parse_resource_xml, read_resource_json
 from igtools.runtime import fhirjson
 from igtools.runtime.bundles import bundle_issues, bundle_resolver
-from igtools.runtime.validation import Issue, Resolver, Rules, validate
+from igtools.runtime.validation import Issue, Resolver, Rules, validate, validate_value
 from igtools.validate.codes import coding_issues
 from igtools.validate.extensions import extension_issues
 from igtools.validate.rules import RuleBuilder
@@ -143,6 +143,7 @@ class Validator:
         self._base = builder is not None
         self._builder = builder
         self._vital_signs: dict[str, str] | None = None
+        self._type_rules: dict[str, object] = {}
         # every coding's code against its code system, where the package set has it whole
         self._code_systems = builder.terminology.code_system_index if builder else None
 
@@ -185,7 +186,47 @@ class Validator:
         """The FHIR R4 JSON rules (:mod:`igtools.runtime.fhirjson`): JSON types and formats
         of primitives, known elements and resource types, arrays, nulls, empty values,
         elements the base definition requires; nested resources by their own type."""
-        return [_base_issue(i, data) for i in fhirjson.check_resource(data)]
+        return self._base_and_types(data)[0]
+
+    def _base_and_types(
+        self, data: dict[str, Any]
+    ) -> tuple[list[Issue], list[tuple[dict[str, Any], str, str, dict[str, Any]]]]:
+        """The JSON rules' issues, and (with the base definitions loaded and invariants
+        on) each complex value of ``data`` with its R4 type, path and owner resource."""
+        found: list[tuple[dict[str, Any], str, str, dict[str, Any]]] = []
+        visit = None
+        if self._base and self.invariants:
+
+            def visit(obj: dict[str, Any], tname: str, path: str, owner: dict[str, Any]) -> None:
+                if tname in _TYPES_WITHOUT_OWN_INVARIANTS:
+                    return
+                found.append((obj, tname, path, owner))
+
+        issues = [_base_issue(i, data) for i in fhirjson.check_resource(data, visit=visit)]
+        return issues, found
+
+    def _type_invariants(
+        self, data: dict[str, Any], found: list[tuple[dict[str, Any], str, str, dict[str, Any]]]
+    ) -> list[Issue]:
+        """Each data type value against its type's definition in hl7.fhir.r4.core (its
+        invariants: ref-1, qty-3, per-1, tim-*...), as the reference validator checks
+        every element against its type whatever the profile's snapshot carries. Values
+        inside Bundle entries are left to the entries' own validation."""
+        out: list[Issue] = []
+        contained = data.get("contained")
+        own = [c for c in contained if isinstance(c, dict)] if isinstance(contained, list) else []
+        for obj, tname, path, owner in found:
+            if owner is not data and not any(owner is c for c in own):
+                continue
+            rules = self._type_rules.get(tname, _UNSET)
+            if rules is _UNSET:
+                rules = self.rules.get(CORE_SD + tname) if tname[:1].isupper() else None
+                if rules is not None and not _has_invariants(rules.root):
+                    rules = None
+                self._type_rules[tname] = rules
+            if isinstance(rules, Rules):
+                out.extend(validate_value(obj, rules, path, data, self.rules, True))
+        return out
 
     def validate_resource(
         self,
@@ -195,7 +236,7 @@ class Validator:
     ) -> list[Issue]:
         """Every issue of ``data``; ``resolve`` gives the type a reference resolves to in
         the Bundle around it (a Bundle's entries get their Bundle's)."""
-        issues = self.base_issues(data)
+        issues, typed = self._base_and_types(data)
         rt = str(data.get("resourceType"))
         if rt == "Bundle":
             resolve = bundle_resolver(data)
@@ -227,6 +268,8 @@ class Validator:
                 targets.append(implied)
         for rules in targets:
             issues.extend(validate(data, rules, self.rules, self.invariants, resolve))
+        if typed:
+            issues.extend(self._type_invariants(data, typed))
         if self._base:
             issues.extend(extension_issues(data, self.rules.extension, self.rules, self.invariants))
         if self._code_systems is not None:
@@ -278,13 +321,28 @@ def _xml_root(raw: bytes) -> str:
     return str(etree.QName(root).localname)
 
 
+_UNSET = object()
+# types whose definitions add no invariant of their own beyond ele-1/ext-1 (checked
+# natively) or that are judged elsewhere (extensions against their own definitions)
+_TYPES_WITHOUT_OWN_INVARIANTS = frozenset({"Extension", "Coding", "CodeableConcept", "Meta"})
+
+
+def _has_invariants(el: Any) -> bool:
+    return bool(el.invariants) or any(_has_invariants(c) for c in el.children)
+
+
 def _dedupe(issues: list[Issue]) -> list[Issue]:
     """Each issue once; a JSON rule (ele-1, ext-1, the base structure) once whichever
-    profile or nested resource reported it."""
+    profile or nested resource reported it, and an invariant broken at one place once
+    whether a profile's snapshot or the data type's own definition carried it."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for i in issues:
-        base = i.rule in ("ele-1", "ext-1") or i.profile.startswith("base ")
+        base = (
+            i.rule in ("ele-1", "ext-1")
+            or i.profile.startswith("base ")
+            or i.rule.startswith("invariant:")
+        )
         key = (i.location, i.message, i.rule if base else i.profile)
         if key not in seen:
             seen.add(key)

@@ -192,3 +192,21 @@ def test_vital_signs_profile_implied_by_the_loinc_code(validator: Validator) -> 
     assert any(e.startswith("Observation.valueQuantity.code") for e in errors), errors
     obs["code"]["coding"][0]["code"] = "1234-5"  # not a vital sign: the base only
     assert _errors(validator, obs) == []
+
+
+def test_data_type_invariants_whatever_the_profile(validator: Validator) -> None:
+    """Each data type value is checked against its type's definition in
+    hl7.fhir.r4.core, as the reference validator does: per-1 on a Period, ref-1 on a
+    Reference (against the contained resources of the resource that holds it)."""
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "p",
+        "name": [{"family": "Martin", "period": {"start": "2024-05-01", "end": "2020-01-01"}}],
+        "generalPractitioner": [{"reference": "#gp"}],
+    }
+    errors = _errors(validator, patient)
+    assert any(e.startswith("Patient.name[0].period") and "per-1" in e for e in errors), errors
+    assert any(e.startswith("Patient.generalPractitioner[0]") and "ref-1" in e for e in errors)
+    patient["name"][0]["period"]["end"] = "2025-01-01"
+    patient["contained"] = [{"resourceType": "Practitioner", "id": "gp"}]
+    assert _errors(validator, patient) == []
