@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 stderr = Console(stderr=True)
-stdout = Console()
+# piped or redirected, a table keeps every name whole (no "…", no wrapping inside a
+# cell): the reader is another program or a file, not an 80-column screen
+stdout = Console() if sys.stdout.isatty() else Console(width=10_000, soft_wrap=True)
 
 
 class _LowerLevelFormatter(logging.Formatter):

@@ -205,6 +205,21 @@ def test_human_output(sas_tgz: Path, cache_dir: Path) -> None:
         assert word in result.stdout
 
 
+def test_piped_output_keeps_names_whole(sas_tgz: Path, cache_dir: Path) -> None:
+    """Not a terminal (a pipe, a file, here the test runner): no name cut with "…"."""
+    result = CliRunner().invoke(
+        cli, ["--offline", "--cache-dir", str(cache_dir), "inspect", str(sas_tgz)]
+    )
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    pkg = read_package_archive(sas_tgz)
+    sds = [e for e in pkg.entries if e.resource_type == "StructureDefinition"]
+    assert len(sds) >= 19
+    for e in sds:
+        assert e.data["name"] in result.stdout
+        assert str(e.url) in result.stdout
+
+
 def test_repo_config_is_valid() -> None:
     from igtools.project import load_project
 
