@@ -1,9 +1,11 @@
 """``python -m corpus [--package NAME#VERSION]... [--no-invariants] [--details]``
 
 igtools over every IG of ../shared: each example validated by igtools and compared with
-the reference validator's verdict on the same file (../shared/ig-qa). Prints a table per
-IG and the disagreements; exit 1 on any false rejection (an example igtools rejects
-that the reference accepts) or crash.
+the reference validator's verdict on the same file (../shared/ig-qa), the examples of
+packages without a QA report validated alone, and every published snapshot regenerated
+from its differential and compared. Prints a table per measure and the disagreements;
+exit 1 on any false rejection (an example igtools rejects that the reference accepts)
+or crash.
 """
 
 from __future__ import annotations
@@ -78,12 +80,43 @@ def _table(results: list[PackageResult]) -> Table:
     return table
 
 
+def _snapshot_table(shared: Path, only: list[str] | None) -> Table:
+    """Every StructureDefinition of the packages with a published snapshot, its
+    snapshot removed and regenerated from the differential, compared element by element
+    (igtools.ir.snapshot_compare, docs/snapshots.md)."""
+    import time
+
+    from igtools.ir.snapshot_compare import compare_package, load_package_index, packages_in
+
+    table = Table(title="Snapshots regenerated from differentials vs the published ones")
+    for col in ("package", "identical", "profiles", "s"):
+        table.add_column(col, justify="left" if col == "package" else "right")
+    folder = shared / "fhir-packages"
+    same_all = total = 0
+    with tempfile.TemporaryDirectory() as cache:
+        for arg in only or packages_in(folder):
+            index, pkg_id = load_package_index(folder, arg, Path(cache))
+            start = time.perf_counter()
+            results = compare_package(index, pkg_id)
+            same = sum(r.identical for r in results)
+            same_all, total = same_all + same, total + len(results)
+            took = time.perf_counter() - start
+            table.add_row(pkg_id, str(same), str(len(results)), f"{took:.1f}")
+    table.add_row("all", str(same_all), str(total), "", style="bold")
+    return table
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m corpus", description=__doc__)
     ap.add_argument("--package", action="append", help="only this package (repeatable)")
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared folder")
     ap.add_argument("--no-invariants", action="store_true", help="skip FHIRPath invariants")
     ap.add_argument("--details", action="store_true", help="every disagreement's messages")
+    ap.add_argument(
+        "--no-snapshots",
+        action="store_true",
+        help="skip the snapshots regenerated from differentials vs the published ones",
+    )
     args = ap.parse_args()
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if not (args.shared / "ig-qa").is_dir():
@@ -135,6 +168,8 @@ def main() -> int:
     console.print("Reference errors left out (not reproducible without a terminology server):")
     for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
         console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
+    if not args.no_snapshots:
+        console.print(_snapshot_table(args.shared, args.package))
     bad = sum(r.count("false-rejection") * r.has_qa + r.count("crash") for r in results)
     return 1 if bad else 0
 
