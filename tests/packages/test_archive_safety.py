@@ -389,7 +389,13 @@ def test_links_inside_are_skipped_and_noted_on_install(tmp_path: Path) -> None:
     report = ArchiveReport()
     folder = cache.install(_inside_links(tmp_path), NAME, VERSION, report=report)
     assert report.skipped_links == SKIPPED
-    assert tree(folder) == {"package", "package/package.json", "package/CodeSystem-cs.json"}
+    # what the archive held, and the index the cache writes for a package without one
+    assert tree(folder) == {
+        "package",
+        "package/package.json",
+        "package/CodeSystem-cs.json",
+        "package/.index.json",
+    }
     assert sorted(p.name for p in cache.root.iterdir()) == [f"{NAME}#{VERSION}"]
 
 
@@ -434,9 +440,26 @@ def test_install_of_the_fixture_succeeds(tmp_path: Path) -> None:
     folder = cache.install(archive, NAME, VERSION)
     assert folder == tmp_path / "cache" / f"{NAME}#{VERSION}"
     expected = {p.relative_to(MINI).as_posix() for p in (MINI / "package").rglob("*")}
-    assert tree(folder) == expected | {"package"}
+    # the cache writes an index for a package that has none (later reads stay lazy)
+    assert tree(folder) == expected | {"package", "package/.index.json"}
     assert cache.versions(NAME) == [VERSION]
     assert [p.name for p in cache.root.iterdir()] == [f"{NAME}#{VERSION}"]
+    # the index names every resource of package/ with its type, id and url, and a read
+    # of the cached package takes them from it without parsing the files
+    import json
+
+    from igtools.packages.package import read_package_folder
+
+    index = json.loads((folder / "package" / ".index.json").read_text("utf-8"))
+    listed = {f["filename"]: f for f in index["files"]}
+    on_disk = {p.name for p in (folder / "package").glob("*.json")} - {"package.json"}
+    assert set(listed) == on_disk - {".index.json"}
+    sd = listed["StructureDefinition-mini-patient.json"]
+    assert sd["resourceType"] == "StructureDefinition" and sd["url"].endswith("mini-patient")
+    pkg = read_package_folder(folder)
+    entry = next(e for e in pkg.entries if e.path.endswith("StructureDefinition-mini-patient.json"))
+    assert entry._data is None  # not parsed until used
+    assert entry.data["url"] == sd["url"]
 
 
 def test_truncated_fixture_really_is_truncated(tmp_path: Path) -> None:

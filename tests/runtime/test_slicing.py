@@ -77,3 +77,35 @@ def test_select_extension_url_with_dots() -> None:
     value = {"extension": [{"url": url, "valueCode": "x"}, {"url": "other", "valueCode": "y"}]}
     assert select(value, f"extension('{url}').value[x]") == ["x"]
     assert select(value, f"extension('{url}')") == [{"url": url, "valueCode": "x"}]
+
+
+def test_reslicing_counts_the_slice_items() -> None:
+    """identifier:a (system A) re-sliced by use: a/official min 1."""
+    official = El(
+        path="Patient.identifier",
+        names=("identifier",),
+        min=1,
+        slice_name="a/official",
+        matches=(Match("value", "use", "official"),),
+    )
+    a = El(
+        path="Patient.identifier",
+        names=("identifier",),
+        slice_name="a",
+        matches=(Match("value", "system", SYS_A),),
+        slicing_rules="open",
+        slices=(official,),
+    )
+    rules = _rules(a)
+    data = _patient(SYS_A)
+    errors = _errors(data, rules)
+    assert errors == [
+        "Patient.identifier: Patient.identifier:a/official: at least 1 required, found 0 "
+        "(cardinality; P)"
+    ]
+    data["identifier"][0]["use"] = "official"
+    assert _errors(data, rules) == []
+    # an official identifier of another system is not in slice a: not counted
+    other = _patient("http://example.org/other")
+    other["identifier"][0]["use"] = "official"
+    assert _errors(other, rules) == []

@@ -578,6 +578,7 @@ def _check_profiles(value: dict[str, Any], el: El, loc: str, ctx: _Ctx) -> None:
 
 def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ctx: _Ctx) -> None:
     counts = {s.slice_name: 0 for s in el.slices}
+    members: dict[str | None, list[tuple[str, JSON, JSON]]] = {}
     for name, value, _ext in occ:
         loc = f"{parent_loc}.{name}"
         matched = [
@@ -592,6 +593,7 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
             ctx.error(loc, f"matches more than one slice of {el.path} ({names})", "slice")
         for s in matched[:1]:
             counts[s.slice_name] += 1
+            members.setdefault(s.slice_name, []).append((name, value, _ext))
             _check_value(value, s, loc, ctx)
         if not matched and el.slicing_rules == "closed":
             ctx.error(loc, f"matches no slice of {el.path} (slicing is closed)", "slice")
@@ -602,6 +604,10 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
         n = counts[s.slice_name]
         label = f"{el.path}:{s.slice_name}"
         _check_count(n, s.min, s.max, where, label, ctx)
+        if s.slices and members.get(s.slice_name):
+            # re-slicing (a/b): the slice's own items among its re-slices (an absent
+            # optional slice asks nothing of its re-slices)
+            _check_slices(members[s.slice_name], s, parent_loc, ctx)
 
 
 # ------------------------------------------------------------------------------ FHIRPath
