@@ -33,7 +33,7 @@ TERMINOLOGY = re.compile(
     r"^Unknown code '"
 )
 # the value set (or code system) a message names
-_VS = re.compile(r"value set '[^']*(?:'[^']*)*' \((?P<url>[^|)\s]+)")
+_VS = re.compile(r"value set '.*?' \((?P<url>[^|)\s]+)")
 _CS = re.compile(r"in the CodeSystem '(?P<url>[^']+)'")
 
 # (package, example file) -> why a reproducible-looking error is not found
