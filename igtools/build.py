@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from igtools import __version__
+from igtools.errors import IgtoolsError
 from igtools.ir import build_ir
 from igtools.ir.model import IG
 from igtools.packages import PackageSet
@@ -40,6 +41,7 @@ class StageResult:
     files: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    error: str = ""  # why the stage failed (one message, possibly several lines)
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Builder:
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def run(self, progress: Callable[[str], None] | None = None) -> list[StageResult]:
+        """Every stage, in order; one that fails is reported (``failed``, with its
+        error) and the next ones still run. A failed stage is never recorded as up to
+        date, so the next build redoes it."""
         state_file = self.out / STATE
         try:
             state = json.loads(state_file.read_text()) if state_file.is_file() else {}
@@ -132,14 +137,28 @@ class Builder:
                 results.append(StageResult(stage, "skipped", _count(target)))
                 continue
             t0 = time.perf_counter()
-            warnings = getattr(self, f"_{stage}")(target)
-            results.append(
-                StageResult(stage, "built", _count(target), warnings, time.perf_counter() - t0)
-            )
-            state[stage] = digest
+            try:
+                warnings = getattr(self, f"_{stage}")(target)
+            except IgtoolsError as exc:
+                results.append(self._failed(stage, target, str(exc), t0))
+                state.pop(stage, None)
+            except Exception as exc:  # a bug in a stage must not stop the others
+                message = f"internal error ({type(exc).__name__}): {exc}"
+                results.append(self._failed(stage, target, message, t0))
+                state.pop(stage, None)
+            else:
+                seconds = time.perf_counter() - t0
+                results.append(StageResult(stage, "built", _count(target), warnings, seconds))
+                state[stage] = digest
             self.out.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
         return results
+
+    @staticmethod
+    def _failed(stage: str, target: Path, error: str, t0: float) -> StageResult:
+        return StageResult(
+            stage, "failed", _count(target), seconds=time.perf_counter() - t0, error=error
+        )
 
     # ------------------------------------------------------------------ stages
 
@@ -162,9 +181,16 @@ class Builder:
             match_types=self.options.match_types,
             templates=self.options.templates,
         )
+        from igtools.render.examples.writer import example_error
+
         report = r.build()
-        r.check(report)
+        failures = r.failures(report)
+        if failures:  # the others are still written; the stage fails at the end
+            broken = {f.split(" ", 1)[0] for f in failures}
+            report.generated = [g for g in report.generated if g.filename not in broken]
         r.write(report, target)
+        if failures:
+            raise example_error(failures)
         return [f"no valid instance: {x}" for x in report.impossible]
 
     def _stubs(self, target: Path) -> list[str]:

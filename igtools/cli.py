@@ -729,6 +729,11 @@ def build(
         for w in r.warnings:
             log.info("%s: %s", r.stage, w)
     stdout.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        click.echo(f"{r.stage} failed: {r.error}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

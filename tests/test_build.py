@@ -87,3 +87,28 @@ def test_build_previous_adds_a_changes_page(tmp_path: Path) -> None:
     again = _build(tmp_path, out, "--stage", "docs")
     assert _status(again) == {"docs": "built"}
     assert not (out / "docs" / "site" / "changes.html").exists()
+
+
+def test_a_failing_stage_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A broken template fails its stage: the others still run, the table shows the
+    failure, the error names the template, the command exits 1 and the failed stage is
+    not recorded as up to date."""
+    templates = tmp_path / "templates"
+    (templates / "stubs").mkdir(parents=True)
+    (templates / "stubs" / "README.md.jinja").write_text("{% if %}broken\n")
+    out = tmp_path / "out"
+    r = _build(tmp_path, out, "--templates", str(templates))
+    assert r.exit_code == 1, r.output
+    assert _status(r) == {
+        "models": "built",
+        "examples": "built",
+        "stubs": "failed",
+        "docs": "built",
+    }
+    assert "stubs failed: template README.md.jinja" in r.stderr
+    assert "Traceback" not in r.output
+    state = json.loads((out / ".igtools-build.json").read_text())
+    assert set(state) == {"models", "examples", "docs"}
+    again = _build(tmp_path, out, "--templates", str(templates))
+    assert _status(again)["stubs"] == "failed"
+    assert _status(again)["models"] == "skipped"

@@ -127,17 +127,25 @@ class ExamplesRenderer:
         return report
 
     def check(self, report: ExamplesReport) -> None:
-        """Validate every instance with the generated models (and fhir.resources)."""
+        """Validate every instance with the generated models (and fhir.resources);
+        :class:`ExampleError` listing the instances that break their profile."""
+        failures = self.failures(report)
+        if failures:
+            raise example_error(failures)
+
+    def failures(self, report: ExamplesReport) -> list[str]:
+        """The instances that break their own profile, one line per broken constraint:
+        file, profile, element path, constraint."""
         from igtools.render.models.python import ModelsRenderer
 
         name = f"_igtools_examples_check_{abs(hash(self.ig.package)) % 10**8}"
         tmp = Path(tempfile.mkdtemp(prefix="igtools-examples-"))
+        failures: list[str] = []
         try:
             ModelsRenderer(self.ig, name).render(tmp)
             sys.path.insert(0, str(tmp))
             try:
                 models = importlib.import_module(name)
-                failures = []
                 for g in report.generated:
                     cls = models.PROFILES.get(g.profile.url)
                     if cls is None:
@@ -145,18 +153,16 @@ class ExamplesRenderer:
                     try:
                         cls.model_validate(g.resource)
                     except ValidationError as exc:
-                        failures.append(f"{g.filename} ({g.profile.name}, {g.kind}): {exc}")
+                        where = f"{g.filename} ({g.kind} instance of {g.profile.url})"
+                        rt = str(g.resource.get("resourceType"))
+                        failures.extend(f"{where}: {x}" for x in describe_errors(exc, rt))
             finally:
                 sys.path.remove(str(tmp))
                 for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
                     del sys.modules[mod]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        if failures:
-            raise ExampleError(
-                f"{len(failures)} generated example(s) break their own profile "
-                "(a bug in igtools' example generator):\n" + "\n".join(failures)
-            )
+        return failures
 
     def write(self, report: ExamplesReport, out: Path, fmt: str = "json") -> None:
         if out.exists():
@@ -189,6 +195,38 @@ class ExamplesRenderer:
                 fmt=fmt,
             )
         )
+
+
+def example_error(failures: list[str]) -> ExampleError:
+    files = {f.split(" ", 1)[0] for f in failures}
+    return ExampleError(
+        f"{len(files)} generated example(s) break their own profile "
+        "(a bug in igtools' example generator):\n" + "\n".join(failures)
+    )
+
+
+def describe_errors(exc: ValidationError, root: str) -> list[str]:
+    """A model's validation error as ``element path: constraint`` lines, without the
+    library's wording around them (input values, documentation links)."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = root
+        for part in err.get("loc", ()):
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif part and not str(part).startswith(("function-", "model-")):
+                path += f".{part}"
+        msg = str(err.get("msg", ""))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix) :]
+        kind = str(err.get("type", ""))
+        if kind == "missing":
+            msg = "required element missing (min 1)"
+        elif kind == "extra_forbidden":
+            msg = "element not allowed here"
+        out.append(f"{path}: {msg}")
+    return out or [str(exc).splitlines()[0]]
 
 
 def to_xml(resource: dict[str, Any]) -> bytes:
