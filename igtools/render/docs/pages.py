@@ -24,8 +24,6 @@ import html
 import posixpath
 import re
 import shutil
-import subprocess
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +34,8 @@ from urllib.parse import quote, unquote
 import yaml
 
 from igtools.render.docs import liquid
+from igtools.render.docs.blocks import Line, Scanner
+from igtools.render.docs.diagrams import Diagram, read_diagrams, render_diagrams
 from igtools.render.docs.liquid import SqlError, Tag, Text
 
 
@@ -102,17 +102,6 @@ _FHIR_PATHS = {
     "5.0": "http://hl7.org/fhir/R5/",
 }
 
-# Python-Markdown's block-level elements: a line starting with one opens a raw HTML block
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote body canvas center colgroup dd details dialog div "  # noqa: SIM905
-    "dl dt fieldset figcaption figure footer form group h1 h2 h3 h4 h5 h6 header hgroup "
-    "hr html iframe legend li main map math menu nav noscript object ol option output p "
-    "pre progress script section style summary table tbody td textarea tfoot th thead tr "
-    "ul video".split()
-)
-_VOID_TAGS = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()  # noqa: SIM905
-)
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".ico")
 # files the IG Publisher writes beside its pages (linked to on the published IG)
 _PUBLISHER_OUTPUT = re.compile(
@@ -120,6 +109,9 @@ _PUBLISHER_OUTPUT = re.compile(
 )
 _SUBPAGE = re.compile(r"^(.+?)-(definitions|mappings|examples|testing|history|changes)$")
 _RESOURCE_FORMAT = re.compile(r"^(.+)\.(json|xml|ttl)$")
+
+# a line of a page copy list: `source.md;target.md`
+_COPY_LINE = re.compile(r"^\s*([^;\s/\\][^;/\\]*?\.md)\s*;\s*([^;\s/\\][^;/\\]*?\.md)\s*$")
 
 PH_OPEN, PH_CLOSE = "\ue000", "\ue001"
 _PH_RE = re.compile(PH_OPEN + r"(\d+)" + PH_CLOSE)
@@ -161,18 +153,6 @@ def _kramdown_slug(value: str) -> str:
     return value.replace(" ", "-").lower()
 
 
-def _heading_text(markdown: str) -> str:
-    """The text a heading's markdown renders to (close to what the toc extension sees)."""
-    text = re.sub(r"\s*\{:?\s*[#.][^}]*\}\s*$", "", markdown)
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]*)\]\[[^\]]*\]", r"\1", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = text.replace("`", "").replace("*", "")
-    text = re.sub(r"(?<!\w)_+(?=\S)|(?<=\S)_+(?!\w)", "", text)
-    return html.unescape(text).strip()
-
-
 def _md_escape_cell(text: str) -> str:
     text = re.sub(r"\n\s*\n", "<br>", text.strip())
     return text.replace("\n", " ").replace("|", "\\|")
@@ -185,16 +165,6 @@ def _fence_for(text: str) -> str:
 
 def _quote_path(path: str) -> str:
     return quote(path, safe="/#%!$&'()*+,;=:@~-._")
-
-
-def _expand_leading(line: str) -> str:
-    m = re.match(r"[ \t]*", line)
-    assert m is not None
-    return m.group(0).expandtabs(4) + line[m.end() :]
-
-
-def _indent_of(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
 
 
 def _attr_value(attrs: str, name: str) -> str | None:
@@ -245,109 +215,6 @@ def _child(entries: list[_Entry], key: str) -> _Entry | None:
     return None
 
 
-# -- diagrams ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Diagram:
-    file: Path
-    index: int  # position in its file
-    name: str  # the SVG name the IG Publisher gives it
-    text: str  # @startxxx ... @endxxx
-    svg: str = ""  # docs-relative path when rendered
-    failure: str = ""  # why it was not rendered
-    used_by: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)  # names pages may include it by
-
-
-_START = re.compile(r"^[ \t]*@start(\w+)(.*)$", re.M)
-
-
-def _read_diagrams(folder: Path) -> tuple[list[_Diagram], dict[str, _Diagram]]:
-    diagrams: list[_Diagram] = []
-    names: dict[str, _Diagram] = {}
-    if not folder.is_dir():
-        return diagrams, names
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in (".plantuml", ".puml", ".pu", ".wsd")
-    )
-    for path in files:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-        blocks = []
-        for m in _START.finditer(text):
-            end = re.compile(r"^[ \t]*@end" + m.group(1) + r"\b.*$", re.M).search(text, m.end())
-            body_end = end.end() if end else len(text)
-            blocks.append((m.group(2).strip(), text[m.start() : body_end]))
-        if not blocks:
-            blocks = [("", f"@startuml\n{text.strip()}\n@enduml")]
-        for k, (label, body) in enumerate(blocks):
-            explicit = re.match(r"\(\s*id\s*=\s*([^)\s]+)\s*\)", label)
-            name = explicit.group(1) if explicit else label.split()[0] if label else ""
-            name = re.sub(r"\.svg$", "", name.strip("\"'"))
-            svg_name = name or (path.stem if k == 0 else f"{path.stem}_{k:03d}")
-            d = _Diagram(path, k, svg_name, body)
-            diagrams.append(d)
-            for alias in (svg_name, path.stem) if k == 0 else (svg_name,):
-                if alias not in names:
-                    names[alias] = d
-                    d.aliases.append(alias)
-    return diagrams, names
-
-
-def _render_diagrams(
-    diagrams: list[_Diagram], out_dir: Path, docs_dir: Path, exe: str | None
-) -> None:
-    if not diagrams:
-        return
-    if exe is None:
-        for d in diagrams:
-            d.failure = "plantuml not found"
-        return
-    with tempfile.TemporaryDirectory(prefix="igtools-plantuml-") as tmp_name:
-        tmp = Path(tmp_name)
-        work = tmp / "src"
-        shutil.copytree(diagrams[0].file.parent, work)  # for !include of sibling files
-        inputs = []
-        for k, d in enumerate(diagrams):
-            body = re.sub(r"^([ \t]*@start\w+).*$", r"\1", d.text, count=1, flags=re.M)
-            src = work / f"__igtools_{k}.puml"
-            src.write_text(body + "\n", encoding="utf-8")
-            inputs.append(src)
-        out = tmp / "out"
-        out.mkdir()
-        cmd = [exe, "-tsvg", "-charset", "UTF-8", "-o", str(out), *map(str, inputs)]
-        try:
-            proc = subprocess.run(
-                cmd,
-                cwd=work,
-                capture_output=True,
-                text=True,
-                timeout=120 + 10 * len(inputs),
-                check=False,
-            )
-            stderr = proc.stderr
-        except (OSError, subprocess.SubprocessError) as exc:
-            for d in diagrams:
-                d.failure = f"plantuml could not run: {exc}"
-            return
-        failed: dict[int, str] = {}
-        for m in re.finditer(r"Error line (\d+) in file: .*__igtools_(\d+)\.puml", stderr):
-            failed[int(m.group(2))] = f"PlantUML syntax error at line {m.group(1)}"
-        for k, d in enumerate(diagrams):
-            svg = out / f"__igtools_{k}.svg"
-            if k in failed:
-                d.failure = failed[k]
-            elif not svg.is_file():
-                last = stderr.strip().splitlines()[-1:] or ["no output"]
-                d.failure = f"plantuml wrote no SVG ({last[0]})"
-            else:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                for alias in d.aliases or [d.name]:
-                    shutil.copyfile(svg, out_dir / f"{alias}.svg")
-                target = out_dir / f"{(d.aliases or [d.name])[0]}.svg"
-                d.svg = target.relative_to(docs_dir).as_posix()
-
-
 # -- link targets -----------------------------------------------------------------------
 
 
@@ -371,360 +238,18 @@ class _Placeholder:
 
 
 @dataclass
-class _Line:
-    text: str
-    src: int
-    kind: str  # md | code | html | htmlmd
-    block: int = -1  # HTML block number
-
-
-@dataclass
 class _Page:
     stem: str
     source: Path
     rel_source: str  # for messages, relative to the IG source folder
     path: str  # docs-relative output path
     title: str = ""
-    lines: list[_Line] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
     placeholders: list[_Placeholder] = field(default_factory=list)
     anchors: dict[str, str] = field(default_factory=dict)  # IG anchor candidates -> our id
     ids: set[str] = field(default_factory=set)
     first_heading: str = ""  # the first level-1 heading
     fragment: bool = False
-
-
-# -- the block scanner: CommonMark structure into Python-Markdown's ---------------------
-
-_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
-_LIST_ITEM = re.compile(r"^([-+*]|\d{1,9}[.)])([ \t]+|$)(.*)$")
-_HR = re.compile(r"^([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_SETEXT = re.compile(r"^(=+|-+)[ \t]*$")
-_ATX = re.compile(r"^#{1,6}(?:[ \t]|$)")
-_ATX_NO_SPACE = re.compile(r"^#{1,6}(?=[^#\s])")
-_HTML_START = re.compile(r"^<([A-Za-z][A-Za-z0-9-]*)(?=[\s/>]|$)")
-_TABLE_DELIM = re.compile(r"^\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
-_TAG_TOKEN = re.compile(
-    r"<!--.*?-->|<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\"[^\"]*\"|'[^']*'|[^'\">])*?)(/?)>", re.S
-)
-
-
-@dataclass
-class _Item:
-    src_col: int
-    new_col: int
-
-
-class _Scanner:
-    """One page's lines, classified and re-indented for Python-Markdown."""
-
-    def __init__(self, lines: list[tuple[str, int]]) -> None:
-        self.src = lines
-        self.out: list[_Line] = []
-        self.blocks = 0
-        self.headings: list[tuple[str, str, int]] = []  # (text, explicit id, level)
-        self.raw_ids: list[str] = []
-
-    def emit(self, text: str, src: int, kind: str = "md", block: int = -1) -> None:
-        self.out.append(_Line(text, src, kind, block))
-
-    def blank_before(self, src: int) -> None:
-        if self.out and self.out[-1].text.strip():
-            self.emit("", src)
-
-    def starts_block(self, content: str) -> bool:
-        return bool(
-            _LIST_ITEM.match(content)
-            or _ATX.match(content)
-            or _FENCE.match(content)
-            or _HR.match(content)
-            or content.startswith(">")
-            or self.html_start(content)
-        )
-
-    @staticmethod
-    def html_start(content: str) -> bool:
-        if content.startswith("<!--"):
-            return True
-        m = _HTML_START.match(content)
-        return bool(m and m.group(1).lower() in _BLOCK_TAGS)
-
-    def run(self) -> list[_Line]:
-        lines = self.src
-        stack: list[_Item] = []
-        in_para = False
-        para_starts_item = False  # the open paragraph began on a list item's line
-        para_depth = 0  # how many list items hold the open paragraph
-        i = 0
-        n = len(lines)
-        while i < n:
-            raw, src = lines[i]
-            if not raw.strip():
-                self.emit("", src)
-                in_para = False
-                i += 1
-                continue
-            text = _expand_leading(raw)
-            ind = _indent_of(text)
-            content = text[ind:].rstrip("\n")
-            lazy = False
-            if stack and ind < stack[-1].src_col:
-                if in_para and not self.starts_block(content):
-                    lazy = True
-                else:
-                    while stack and ind < stack[-1].src_col:
-                        stack.pop()
-            base_src = stack[-1].src_col if stack else 0
-            base_new = stack[-1].new_col if stack else 0
-            rel = ind - base_src
-            pad = " " * base_new
-            if lazy:
-                self.emit(pad + content, src)
-                i += 1
-                continue
-            if rel >= 4 and not in_para:
-                i = self.indented_code(i, base_src, base_new)
-                continue
-            if rel <= 3 and _FENCE.match(content):
-                i = self.fence(i, ind, base_new)
-                in_para = False
-                continue
-            if rel <= 3 and self.html_start(content):
-                stack.clear()
-                i = self.html_block(i, ind)
-                in_para = False
-                continue
-            if rel <= 3 and _ATX.match(content):
-                m = re.match(r"^(#{1,6})[ \t]*(.*?)(?:[ \t]+#+)?[ \t]*$", content)
-                if m:
-                    self.add_heading(m.group(2), len(m.group(1)))
-                self.emit(pad + content, src)
-                in_para = False
-                i += 1
-                continue
-            if in_para and rel <= 3 and _SETEXT.match(content):
-                previous = next((ln for ln in reversed(self.out) if ln.text.strip()), None)
-                if previous is not None:
-                    self.add_heading(previous.text.strip(), 1 if content[0] == "=" else 2)
-                self.emit(pad + content, src)
-                in_para = False
-                i += 1
-                continue
-            if rel <= 3 and _HR.match(content):
-                self.emit(pad + content, src)
-                in_para = False
-                i += 1
-                continue
-            item = _LIST_ITEM.match(content) if rel <= 3 else None
-            if item is not None:
-                marker, spacing, rest = item.groups()
-                number = marker[:-1] if marker[-1] in ".)" else ""
-                interrupts = bool(rest.strip()) and (not number or int(number) == 1)
-                # CommonMark: only a non-empty bullet or "1." may interrupt a paragraph of
-                # the same container; Python-Markdown wants a blank line before the list
-                same_container = in_para and para_depth == len(stack)
-                if not same_container or interrupts:
-                    if same_container and not para_starts_item:
-                        self.blank_before(src)
-                    width = len((" " * (ind + len(marker)) + spacing).expandtabs(4)) - (
-                        ind + len(marker)
-                    )
-                    if not rest.strip() or width > 4:
-                        width = 1
-                    stack.append(_Item(ind + len(marker) + width, base_new + 4))
-                    self.emit(pad + marker + " " + rest, src)
-                    in_para = bool(rest.strip())
-                    para_starts_item = True
-                    para_depth = len(stack)
-                    i += 1
-                    continue
-            if rel <= 3 and "|" in content and i + 1 < n:
-                delim = _expand_leading(lines[i + 1][0]).strip()
-                if _TABLE_DELIM.match(delim) and ("|" in delim or content.startswith("|")):
-                    if in_para:
-                        self.blank_before(src)
-                    while i < n and lines[i][0].strip():
-                        self.emit(pad + _expand_leading(lines[i][0]).strip(), lines[i][1])
-                        i += 1
-                    in_para = False
-                    continue
-            if rel <= 3 and _ATX_NO_SPACE.match(content):
-                content = "\\" + content  # "#word" is text in CommonMark, a heading here
-            if re.search(r"(?<!\\)(?:\\\\)*\\$", content):
-                content = content[:-1] + "<br>"  # CommonMark hard line break
-            if not in_para:
-                para_starts_item = False
-                para_depth = len(stack)
-            self.emit(pad + content, src)
-            in_para = True
-            i += 1
-        for ln in self.out:  # ids of raw HTML elements are anchors too
-            if ln.kind != "code":
-                self.raw_ids.extend(
-                    m.group(1)
-                    for m in re.finditer(r"\s(?:id|name)\s*=\s*[\"']([^\"']+)[\"']", ln.text)
-                )
-        return self.out
-
-    def add_heading(self, markdown: str, level: int) -> None:
-        explicit = re.search(r"\{:?\s*#([\w-]+)[^}]*\}\s*$", markdown)
-        self.headings.append(
-            (_heading_text(markdown), explicit.group(1) if explicit else "", level)
-        )
-
-    def indented_code(self, i: int, base_src: int, base_new: int) -> int:
-        lines = self.src
-        last = i
-        j = i
-        while j < len(lines):
-            text = _expand_leading(lines[j][0])
-            if text.strip() and _indent_of(text) < base_src + 4:
-                break
-            if text.strip():
-                last = j
-            j += 1
-        for k in range(i, last + 1):
-            text = _expand_leading(lines[k][0])
-            shift = min(_indent_of(text), base_src)
-            self.emit(" " * base_new + text[shift:], lines[k][1], "code")
-        return last + 1
-
-    def fence(self, i: int, ind: int, base_new: int) -> int:
-        lines = self.src
-        opening = _expand_leading(lines[i][0])
-        m = _FENCE.match(opening[ind:])
-        assert m is not None
-        marker = m.group(1)
-        self.blank_before(lines[i][1])
-        pad = " " * base_new
-        self.emit(pad + opening[ind:], lines[i][1], "code")
-        j = i + 1
-        closing = re.compile(r"^ *" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$")
-        while j < len(lines):
-            text = _expand_leading(lines[j][0])
-            if closing.match(text) and _indent_of(text) - ind <= 3:
-                self.emit(pad + text.strip(), lines[j][1], "code")
-                j += 1
-                break
-            shift = min(_indent_of(text), ind)
-            self.emit((pad + text[shift:]) if text.strip() else "", lines[j][1], "code")
-            j += 1
-        if j < len(lines) and lines[j][0].strip():
-            self.emit("", lines[j][1])
-        return j
-
-    def html_block(self, i: int, dedent: int) -> int:
-        """One raw HTML block, to its matching closing tag (as Python-Markdown reads it)."""
-        lines = self.src
-        self.blank_before(lines[i][1])
-        self.blocks += 1
-        block = self.blocks
-        start_out = len(self.out)
-        stack: list[tuple[str, int, int, bool]] = []  # tag, out index, '>' position, md
-        comment = lines[i][0].lstrip().startswith("<!--")
-        after_blank = False
-        md_mode = False
-        patches: list[tuple[int, int]] = []  # (out index, position): insert markdown="1"
-        end = None
-        carry = ""
-        j = i
-        while j < len(lines):
-            raw, src = lines[j]
-            text = _expand_leading(raw)
-            text = text[min(_indent_of(text), dedent) :]
-            if comment:
-                self.emit(text, src, "html", block)
-                j += 1
-                if "-->" in raw:
-                    end = j
-                    break
-                continue
-            if not text.strip():
-                self.emit("", src, "html", block)
-                after_blank = True
-                md_mode = False
-                j += 1
-                continue
-            if text.lstrip().startswith("<"):
-                md_mode = False
-            elif after_blank:
-                md_mode = True
-            after_blank = False
-            kind = "htmlmd" if md_mode else "html"
-            if md_mode:
-                for tag, out_index, pos, has_md in stack:
-                    if not has_md and tag not in ("pre", "script", "style", "textarea"):
-                        patches.append((out_index, pos))
-                stack = [(t, o, p, True) for t, o, p, _ in stack]
-            self.emit(text, src, kind, block)
-            out_index = len(self.out) - 1
-            scan = carry + text
-            offset = len(carry)
-            carry = ""
-            pos = 0
-            for m in _TAG_TOKEN.finditer(scan):
-                pos = m.end()
-                if m.group(0).startswith("<!--") or m.group(2) is None:
-                    continue
-                name = m.group(2).lower()
-                if m.group(1):  # closing tag
-                    names = [s[0] for s in stack]
-                    if name in names:
-                        while stack and stack.pop()[0] != name:
-                            pass
-                elif not m.group(4) and name not in _VOID_TAGS:
-                    has_md = re.search(r"\smarkdown\s*=", m.group(3) or "") is not None
-                    gt = m.end() - 1 - offset
-                    if gt < 0:  # the tag started on an earlier line: cannot patch it
-                        has_md = True
-                    stack.append((name, out_index, gt, has_md))
-            rest = scan[pos:]
-            lt = rest.rfind("<")
-            if lt >= 0 and ">" not in rest[lt:]:
-                carry = rest[lt:] + "\n"
-            j += 1
-            if not stack and not carry:
-                end = j
-                break
-        if end is None and not comment:
-            # never closed: CommonMark ends the block at the first blank line; close the
-            # open elements there so that Python-Markdown does not swallow the page
-            del self.out[start_out:]
-            patches = []
-            j = i
-            while j < len(lines) and lines[j][0].strip():
-                text = _expand_leading(lines[j][0])
-                self.emit(text[min(_indent_of(text), dedent) :], lines[j][1], "html", block)
-                j += 1
-            open_tags = self._open_tags("\n".join(ln.text for ln in self.out[start_out:]))
-            if open_tags and self.out[start_out:]:
-                self.out[-1].text += "".join(f"</{t}>" for t in reversed(open_tags))
-            end = j
-        for out_index, pos in sorted(patches, key=lambda p: (p[0], -p[1])):
-            line = self.out[out_index]
-            at = pos - 1 if line.text[pos - 1 : pos] == "/" else pos
-            line.text = line.text[:at] + ' markdown="1"' + line.text[at:]
-        for ln in self.out[start_out:]:
-            if ln.kind == "htmlmd":
-                h = re.match(r"^\s{0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", ln.text)
-                if h:
-                    self.add_heading(h.group(2), len(h.group(1)))
-        assert end is not None
-        return end
-
-    @staticmethod
-    def _open_tags(text: str) -> list[str]:
-        stack: list[str] = []
-        for m in _TAG_TOKEN.finditer(text):
-            if m.group(2) is None:
-                continue
-            name = m.group(2).lower()
-            if m.group(1):
-                if name in stack:
-                    while stack and stack.pop() != name:
-                        pass
-            elif not m.group(4) and name not in _VOID_TAGS:
-                stack.append(name)
-        return stack
 
 
 # -- the converter ----------------------------------------------------------------------
@@ -744,10 +269,13 @@ class _Converter:
         self.config: dict[str, Any] = {}
         self.pages: dict[str, _Page] = {}  # stem -> page
         self.images: set[str] = set()  # paths relative to input/images
-        self.diagrams: list[_Diagram] = []
-        self.diagram_names: dict[str, _Diagram] = {}
+        self.diagrams: list[Diagram] = []
+        self.diagram_names: dict[str, Diagram] = {}
         self.variables: dict[str, Any] = {}
         self.lang = "en"
+        self.copy_list_files: set[Path] = set()
+        self.copy_targets: set[str] | None = None
+        self.copy_aliases: dict[str, str] = {}  # copy-only source stem -> its first copy
 
     # messages
 
@@ -842,7 +370,7 @@ class _Converter:
             path = self.pagecontent / name
             if ext == ".md" and path.is_file():
                 titles[stem] = title
-            elif ext == ".md":
+            elif ext == ".md" and not self.is_copy_target(name):
                 self.unconverted(
                     f"sushi-config.yaml:{line}",
                     f"page {name} ({title or 'no title'}) is listed in pages: but "
@@ -854,10 +382,13 @@ class _Converter:
                     f"page {name}: input/pagecontent/{name} does not exist",
                 )
         files = sorted(self.pagecontent.iterdir()) if self.pagecontent.is_dir() else []
+        copies = self.copy_lists(files)
         for path in files:
             rel = path.relative_to(self.source).as_posix()
             if path.is_dir():
                 self.unconverted(rel, "folder inside pagecontent: not read")
+                continue
+            if path in self.copy_list_files:
                 continue
             frag = re.match(r"^(.+)-(intro|notes)\.md$", path.name)
             if frag and frag.group(1) in self.links.artefact_pages:
@@ -870,6 +401,7 @@ class _Converter:
                 continue
             stem = path.stem
             self.pages[stem] = _Page(stem, path, rel, f"{stem}.md", titles.get(stem, ""))
+        self.add_copies(copies, titles, {posixpath.splitext(n)[0] for n, _t, _l in configured})
         notes_dir = self.source / "input" / "intro-notes"
         if notes_dir.is_dir():
             for path in sorted(notes_dir.iterdir()):
@@ -881,6 +413,85 @@ class _Converter:
                         path.relative_to(self.source).as_posix(),
                         "intro/notes file of no known artefact; not converted",
                     )
+
+    # page copy lists: `source.md;target.md` lines in a pagecontent .txt file (the IG's
+    # build copies each source page to its targets, e.g. one page per use case)
+
+    def is_copy_target(self, name: str) -> bool:
+        if self.copy_targets is None:
+            files = sorted(self.pagecontent.iterdir()) if self.pagecontent.is_dir() else []
+            self.copy_lists(files)
+        assert self.copy_targets is not None
+        return name in self.copy_targets
+
+    def copy_lists(self, files: list[Path]) -> list[tuple[str, str, str]]:
+        """(source, target, "list file:line") of every copy list of ``files``."""
+        out: list[tuple[str, str, str]] = []
+        self.copy_targets = set()
+        for path in files:
+            if path.suffix.lower() != ".txt" or not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+            lines = [(k, ln) for k, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+            pairs = [(k, _COPY_LINE.match(ln)) for k, ln in lines]
+            if not pairs or any(m is None for _k, m in pairs):
+                continue  # not a copy list: reported as a non-page file
+            self.copy_list_files.add(path)
+            rel = path.relative_to(self.source).as_posix()
+            for k, m in pairs:
+                assert m is not None
+                out.append((m.group(1), m.group(2), f"{rel}:{k}"))
+                self.copy_targets.add(m.group(2))
+        return out
+
+    def add_copies(
+        self, copies: list[tuple[str, str, str]], titles: dict[str, str], configured: set[str]
+    ) -> None:
+        sources: dict[str, list[str]] = {}
+        for source, target, where in copies:
+            src_stem = posixpath.splitext(source)[0]
+            stem = posixpath.splitext(target)[0]
+            if stem in self.pages:
+                self.unconverted(
+                    where,
+                    f"copy of {source} to {target}: input/pagecontent/{target} exists; "
+                    "the existing page is kept",
+                )
+                continue
+            if src_stem not in self.pages or self.pages[src_stem].fragment:
+                self.unconverted(
+                    where,
+                    f"copy of {source} to {target}: input/pagecontent/{source} does not "
+                    f"exist; {target} not produced",
+                )
+                continue
+            src = self.pages[src_stem]
+            self.pages[stem] = _Page(
+                stem, src.source, src.rel_source, f"{stem}.md", titles.get(stem, "")
+            )
+            sources.setdefault(src_stem, []).append(stem)
+        menu = self.menu_stems()
+        for src_stem in sources:
+            if src_stem not in configured and src_stem not in menu:
+                # only a copy source: its copies are the pages (links to it go to the first)
+                self.copy_aliases[src_stem] = sources[src_stem][0]
+                del self.pages[src_stem]
+
+    def menu_stems(self) -> set[str]:
+        out: set[str] = set()
+
+        def walk(entries: list[_Entry]) -> None:
+            for e in entries:
+                if isinstance(e.value, list):
+                    walk(e.value)
+                elif isinstance(e.value, str):
+                    name = posixpath.basename(e.value.split("#")[0].strip())
+                    out.add(posixpath.splitext(name)[0])
+
+        menu = _child(self.config_entries, "menu")
+        if menu is not None and isinstance(menu.value, list):
+            walk(menu.value)
+        return out
 
     def add_fragment(self, path: Path, stem: str, part: str) -> None:
         key = f"{stem}-{part}"
@@ -917,7 +528,7 @@ class _Converter:
             self.unconverted(page.rel_source, f"Liquid not readable ({exc}); page kept as text")
             pieces = [Text(text, 1)]
         lines = self.to_lines(pieces, page)
-        scanner = _Scanner(lines)
+        scanner = Scanner(lines)
         page.lines = scanner.run()
         used: set[str] = set()
         counts: dict[str, int] = {}
@@ -1251,6 +862,7 @@ class _Converter:
         ap = self.links.artefact_pages
         if lower.endswith((".html", ".htm")):
             stem = name.rsplit(".", 1)[0]
+            stem = self.copy_aliases.get(stem, stem)
             if stem in self.pages and not self.pages[stem].fragment:
                 return _Target("page", path=self.pages[stem].path, anchor=anchor)
             if stem in ap:
@@ -1267,8 +879,9 @@ class _Converter:
                     + (f", anchor #{anchor} dropped" if anchor else ""),
                 )
             return _Target("unknown", reason="no such page")
-        if lower.endswith(".md") and name[:-3] in self.pages:
-            return _Target("page", path=self.pages[name[:-3]].path, anchor=anchor)
+        md_stem = self.copy_aliases.get(name[:-3], name[:-3])
+        if lower.endswith(".md") and md_stem in self.pages:
+            return _Target("page", path=self.pages[md_stem].path, anchor=anchor)
         for candidate in (name, name.removeprefix("images/")):
             if candidate in self.images:
                 return _Target("file", path=f"images/{candidate}")
@@ -1356,7 +969,7 @@ class _Converter:
     # phase 2: rewrite and write
 
     def convert(self, page: _Page) -> str:
-        regions: list[tuple[str, int, list[_Line]]] = []
+        regions: list[tuple[str, int, list[Line]]] = []
         for ln in page.lines:
             if regions and regions[-1][0] == ln.kind and regions[-1][1] == ln.block:
                 regions[-1][2].append(ln)
@@ -1366,7 +979,7 @@ class _Converter:
         for kind, _block, lines in regions:
             text = "\n".join(ln.text for ln in lines)
 
-            def where(k: int, lines: list[_Line] = lines) -> str:
+            def where(k: int, lines: list[Line] = lines) -> str:
                 return f"{page.rel_source}:{lines[min(max(k, 0), len(lines) - 1)].src}"
 
             hoisted: list[str] = []
@@ -1655,8 +1268,8 @@ class _Converter:
         self.setup_variables()
         self.docs_dir.mkdir(parents=True, exist_ok=True)
         self.copy_images()
-        self.diagrams, self.diagram_names = _read_diagrams(self.source / "input" / "images-source")
-        _render_diagrams(self.diagrams, self.docs_dir / "diagrams", self.docs_dir, self.plantuml)
+        self.diagrams, self.diagram_names = read_diagrams(self.source / "input" / "images-source")
+        render_diagrams(self.diagrams, self.docs_dir / "diagrams", self.docs_dir, self.plantuml)
         self.discover_pages()
         for page in self.pages.values():
             self.prepare(page)
@@ -1672,7 +1285,9 @@ class _Converter:
             self.result.pages.append(target)
             self.result.titles[page.path] = self.title_of(page)
         self.report_diagrams()
-        self.result.unconverted.sort(key=_message_order)
+        # a copied page's messages are its source's: listed once
+        unique = list(dict.fromkeys(self.result.unconverted))
+        self.result.unconverted = sorted(unique, key=_message_order)
         return self.result
 
     def report_diagrams(self) -> None:

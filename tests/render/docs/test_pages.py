@@ -548,6 +548,47 @@ def test_without_sushi_config_pages_come_in_file_order(tmp_path: Path, no_plantu
     assert result.unconverted == []
 
 
+def test_page_copy_lists(tmp_path: Path, no_plantuml: None) -> None:
+    """A pagecontent .txt of `source;target` lines: each target is the source page under
+    the target's title; a source only copied is left out; what cannot be made is listed."""
+    source = tmp_path / "ig"
+    folder = source / "input" / "pagecontent"
+    folder.mkdir(parents=True)
+    (source / "sushi-config.yaml").write_text(
+        "pages:\n  index.md:\n    title: Home\n  a-x.md:\n    title: A x\n"
+        "  b-x.md:\n    title: B x\n  c-x.md:\n    title: C x\n"
+        "menu:\n  Home: index.html\n  Things:\n    A x: a-x.html\n    B x: b-x.html\n"
+        "    C x: c-x.html\n",
+        encoding="utf-8",
+    )
+    (folder / "index.md").write_text("See [x](all-x.html#part).\n", encoding="utf-8")
+    (folder / "all-x.md").write_text("### Part\n\nShared text.\n", encoding="utf-8")
+    (folder / "copies.txt").write_text(
+        "all-x.md;a-x.md\nall-x.md ; b-x.md\n\nmissing.md;c-x.md", encoding="utf-8"
+    )
+    (folder / "notes.txt").write_text("just text\n", encoding="utf-8")
+    result = convert_pages(source, tmp_path / "docs", PageLinks())
+    assert result.nav == [
+        {"Home": "index.md"},
+        {"Things": [{"A x": "a-x.md"}, {"B x": "b-x.md"}]},
+    ]
+    docs = tmp_path / "docs"
+    assert "Shared text." in (docs / "a-x.md").read_text(encoding="utf-8")
+    assert "Shared text." in (docs / "b-x.md").read_text(encoding="utf-8")
+    assert not (docs / "all-x.md").exists()
+    assert "(a-x.md#part)" in (docs / "index.md").read_text(encoding="utf-8")
+    assert result.titles["a-x.md"] == "A x"
+    assert any(
+        m.startswith("input/pagecontent/copies.txt:4: copy of missing.md to c-x.md")
+        for m in result.unconverted
+    ), result.unconverted
+    assert any(
+        m.startswith("input/pagecontent/notes.txt: not a markdown page") for m in result.unconverted
+    )
+    assert not any(m.startswith("input/pagecontent/copies.txt: ") for m in result.unconverted)
+    assert any("menu 'C x' -> c-x.html: no page" in m for m in result.unconverted)
+
+
 # -- Liquid and SQL ------------------------------------------------------------------------
 
 

@@ -121,11 +121,32 @@ def test_narrative_pages(built: tuple[IG, DocsReport]) -> None:
     assert report.site is not None
     source = shared_path("ig-source", "sas-1.2.0", "input", "pagecontent")
     for md in source.glob("*.md"):
+        if "-tous-" in md.name:  # only copy sources (specifications_techniques.txt)
+            assert not (report.site / f"{md.stem}.html").exists(), md.name
+            continue
         assert (report.site / f"{md.stem}.html").is_file(), md.name
     for img in (report.site / "images").iterdir():
         assert img.stat().st_size > 0
     index = (report.site / "index.html").read_text()
     assert "Service d" in index
+
+
+def test_copied_pages_present_titled_and_in_the_nav(built: tuple[IG, DocsReport]) -> None:
+    """The six pages the IG builds from `specifications_techniques.txt` (source;target)."""
+    _, report = built
+    assert report.site is not None
+    index = (report.site / "index.html").read_text(encoding="utf-8")
+    for group, prefix in (("PS indiv.", "ps"), ("CPTS", "cpts"), ("SOS Médecins", "sos")):
+        for part, title in (
+            ("gestion_regulateur", "Gestion des comptes régulateurs"),
+            ("gestion_rdv", "Gestion de rendez-vous"),
+        ):
+            name = f"specifications_techniques-{prefix}-{part}.html"
+            page = (report.site / name).read_text(encoding="utf-8")
+            assert f"<title>{group} - {title}" in page, name
+            assert f'href="{name}"' in index, name  # in the nav of every page
+    assert "-tous-" not in index
+    assert not any("specifications_techniques" in u and ".txt" in u for u in report.unconverted)
 
 
 def _search_index(report: DocsReport) -> list[dict[str, str]]:
