@@ -233,9 +233,11 @@ class Validator:
         data: dict[str, Any],
         profile: str | None = None,
         resolve: Resolver | None = None,
+        bundle: dict[str, Any] | None = None,
     ) -> list[Issue]:
         """Every issue of ``data``; ``resolve`` gives the type a reference resolves to in
-        the Bundle around it (a Bundle's entries get their Bundle's)."""
+        the Bundle around it, ``bundle`` is that Bundle (a Bundle's entries get their
+        Bundle's: FHIRPath's resolve() in their invariants searches it)."""
         issues, typed = self._base_and_types(data)
         rt = str(data.get("resourceType"))
         if rt == "Bundle":
@@ -267,7 +269,7 @@ class Validator:
             if implied is not None and all(r.url != implied.url for r in targets):
                 targets.append(implied)
         for rules in targets:
-            issues.extend(validate(data, rules, self.rules, self.invariants, resolve))
+            issues.extend(validate(data, rules, self.rules, self.invariants, resolve, bundle))
         if typed:
             issues.extend(self._type_invariants(data, typed))
         if self._base:
@@ -282,7 +284,7 @@ class Validator:
             for i, entry in enumerate(data.get("entry") or []):
                 res = entry.get("resource") if isinstance(entry, dict) else None
                 if isinstance(res, dict) and (self._base or (res.get("meta") or {}).get("profile")):
-                    for issue in self.validate_resource(res, resolve=resolve):
+                    for issue in self.validate_resource(res, resolve=resolve, bundle=data):
                         if issue.rule == "structure" and issue.profile.startswith("base"):
                             continue  # already reported by the Bundle's base model
                         issue.location = (

@@ -109,3 +109,24 @@ def test_references_resolved_among_the_entries() -> None:
     ]
     obs["subject"]["reference"] = "urn:uuid:ffff"  # not in the Bundle: nothing to say here
     assert validate(obs, rules, resolve=resolve) == []
+
+
+def test_invariants_of_an_entry_resolve_in_its_bundle() -> None:
+    """An invariant with resolve(), checked on a Bundle entry validated on its own, sees
+    the entries of the Bundle around it."""
+    from igtools.runtime.validation import El, Inv, Rules, validate
+
+    inv = Inv("x-1", "error", "subject is a Patient of the Bundle", "subject.resolve() is Patient")
+    rules = Rules("http://x/o", "O", "Observation", El("Observation", invariants=(inv,)))
+    obs: dict[str, Any] = {"resourceType": "Observation", "subject": {"reference": "urn:uuid:p"}}
+    bundle = _bundle(
+        "collection",
+        {"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "id": "p"}},
+        {"fullUrl": "urn:uuid:o", "resource": obs},
+    )
+    assert validate(obs, rules, bundle=bundle) == []
+    bundle["entry"][0]["resource"] = {"resourceType": "Group", "id": "p"}
+    issues = validate(obs, rules, bundle=bundle)
+    assert [i.rule for i in issues] == ["invariant:x-1"]
+    # without the Bundle, resolve() finds nothing: no verdict
+    assert validate(obs, rules) == []

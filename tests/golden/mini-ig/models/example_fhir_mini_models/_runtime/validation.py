@@ -112,8 +112,10 @@ class _Ctx:
     invariants: bool
     root: JSON
     issues: list[Issue] = field(default_factory=list)
-    # inside a Bundle: the resource type a reference resolves to among its entries
+    # inside a Bundle: the resource type a reference resolves to among its entries, and
+    # the Bundle itself (FHIRPath resolve() searches its entries)
     resolve: Resolver | None = None
+    bundle: JSON = None
 
     def error(self, location: str, message: str, rule: str, severity: str = "error") -> None:
         self.issues.append(Issue(severity, location, message, rule, self.rules.name))
@@ -125,11 +127,13 @@ def validate(
     registry: Registry = _EMPTY,
     invariants: bool = True,
     resolve: Resolver | None = None,
+    bundle: JSON = None,
 ) -> list[Issue]:
     """Every way ``data`` (FHIR JSON of one resource) breaks ``rules``. ``resolve``
     gives the resource type a reference points to inside the Bundle that holds
-    ``data`` (its ``urn:uuid:`` and ``fullUrl`` references), or None."""
-    ctx = _Ctx(rules, registry, invariants, data, resolve=resolve)
+    ``data`` (its ``urn:uuid:`` and ``fullUrl`` references), or None; ``bundle`` is
+    that Bundle (for FHIRPath's resolve() in invariants)."""
+    ctx = _Ctx(rules, registry, invariants, data, resolve=resolve, bundle=bundle)
     if not isinstance(data, dict):
         ctx.error(rules.type, "not a JSON object", "structure")
         return ctx.issues
@@ -567,7 +571,8 @@ def _check_profiles(value: dict[str, Any], el: El, loc: str, ctx: _Ctx) -> None:
     known = [ctx.registry[u] for u in el.profiles if u in ctx.registry]
     if not known:
         return
-    results = [validate(value, r, ctx.registry, ctx.invariants, ctx.resolve) for r in known]
+    bundle = ctx.bundle if ctx.bundle is not None else _as_bundle(ctx.root)
+    results = [validate(value, r, ctx.registry, ctx.invariants, ctx.resolve, bundle) for r in known]
     if any(not r for r in results):
         return
     best = min(results, key=len)
@@ -648,7 +653,9 @@ def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
     for inv in el.invariants:
         try:
             expr = compile(inv.expression)
-            verdict = expr.verdict(value, type=ftype, resource=ctx.root, hooks=hooks)
+            verdict = expr.verdict(
+                value, type=ftype, resource=ctx.root, hooks=hooks, bundle=ctx.bundle
+            )
         except FhirPathError as exc:  # an engine gap is not the instance's fault
             ctx.error(
                 loc,
@@ -665,6 +672,10 @@ def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
                 f"invariant:{inv.key}",
                 inv.severity,
             )
+
+
+def _as_bundle(value: JSON) -> JSON:
+    return value if isinstance(value, dict) and value.get("resourceType") == "Bundle" else None
 
 
 _HOOKS: dict[int, tuple[Registry, Any]] = {}
