@@ -26,6 +26,7 @@ from igtools.render.examples.frdata import (
     system_for_type,
 )
 from igtools.render.examples.harvest import Harvest
+from igtools.render.examples.invariants import satisfy
 from igtools.render.examples.regexgen import generate_matching
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
@@ -189,34 +190,14 @@ class Builder:
             if not values:
                 continue
             obj[self.json_name(child)] = values if child.is_array else values[0]
-        if el.constraints and obj:
+        if el.constraints and (obj or "." not in el.path):
             self.repair(el, obj)
         return obj
 
     def repair(self, el: Element, obj: dict[str, Any]) -> None:
-        """Satisfy the element's invariants by adding optional children, one at a time."""
-        from igtools.runtime.validation import _compile
-
-        for inv in el.constraints:
-            if inv.severity != "error" or not inv.expression or inv.key in ("ele-1", "ext-1"):
-                continue
-            fn = _compile(inv.expression)
-            # at the root, FHIRPath needs the resource type to read choice types (value[x])
-            rt = {"resourceType": el.path} if "." not in el.path else {}
-            if fn is None or _holds(fn, {**rt, **obj}):
-                continue
-            for child in el.children:
-                names = child.json_names()
-                if child.prohibited or any(n in obj for n in names) or child.name in NEVER:
-                    continue
-                value = self.value(child)
-                if value is None:
-                    continue
-                name = self.json_name(child)
-                obj[name] = [value] if child.is_array else value
-                if _holds(fn, {**rt, **obj}):
-                    break
-                del obj[name]
+        """Satisfy the element's invariants (see :mod:`.invariants`)."""
+        for key in satisfy(el, obj, self.value, self.json_name):
+            self.skipped.append(f"{el.id}: invariant {key} could not be satisfied")
 
     def json_name(self, el: Element) -> str:
         if not el.is_choice:
@@ -293,6 +274,12 @@ class Builder:
         if el.fixed is not None:
             return copy.deepcopy(el.fixed[1])
         t = self.pick_type(el)
+        if el.is_choice and el.slices:
+            # the constraints of a choice type's children are on its type slice
+            # (value[x]:valueQuantity): build from there
+            typed = next((s for s in el.slices if s.type_codes == [t.code]), None)
+            if typed is not None and not typed.prohibited:
+                return self.value(typed, start)
         if el.pattern is not None and start is None:
             start = copy.deepcopy(el.pattern[1])
         if t.is_primitive:
@@ -540,7 +527,8 @@ class Builder:
         return cid
 
     def extension_value(self, ext: Extension, el: Element) -> dict[str, Any] | None:
-        out: dict[str, Any] = {"url": ext.url}
+        # a canonical's version (url|5.2.0) is not part of the extension's url
+        out: dict[str, Any] = {"url": ext.url.partition("|")[0]}
         value_el = el.child("value[x]")
         types = [
             t
@@ -685,14 +673,6 @@ def _has_placeholder(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_placeholder(v) for v in value)
     return False
-
-
-def _holds(fn: Any, node: dict[str, Any]) -> bool:
-    try:
-        result = fn(node, {"resource": node, "rootResource": node})
-    except Exception:
-        return True  # cannot tell: leave it to the final check
-    return not result or all(r is True for r in result)
 
 
 def _slice_key(s: Element) -> Any:

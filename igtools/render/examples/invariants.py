@@ -1,0 +1,146 @@
+"""Making an occurrence satisfy its element's invariants.
+
+The FHIRPath expression is read for the element names it mentions (``a.exists() or
+b.exists()``, ``x.empty() or y.exists()``, ``a implies b``, ``(a | b).count() = 1`` all
+come down to which children are there): the children it names are tried first, by
+removing the optional ones present (``dataAbsentReason.empty() or value.empty()``)
+and by adding the missing ones (``name.exists() or identifier.exists()``), then every
+other optional child. An invariant still broken is left to the final check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from igtools.ir.model import Element
+
+# FHIRPath words that are not element names
+_KEYWORDS = {
+    "and",
+    "or",
+    "xor",
+    "implies",
+    "not",
+    "true",
+    "false",
+    "is",
+    "as",
+    "in",
+    "contains",
+    "div",
+    "mod",
+    "where",
+    "exists",
+    "empty",
+    "count",
+    "all",
+    "select",
+    "first",
+    "last",
+    "ofType",
+    "hasValue",
+    "matches",
+    "length",
+    "resolve",
+    "descendants",
+    "children",
+    "iif",
+    "trace",
+    "this",
+    "index",
+    "total",
+    "distinct",
+    "isDistinct",
+    "union",
+    "memberOf",
+    "conformsTo",
+    "extension",
+    "startsWith",
+    "endsWith",
+    "toString",
+}
+_NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
+
+
+def mentioned(expression: str) -> list[str]:
+    """The element names an expression reads (in order, each once)."""
+    text = re.sub(r"'(?:[^'\\]|\\.)*'", "''", expression)
+    out: list[str] = []
+    for m in re.finditer(r"(?<![%$@\w])([A-Za-z_]\w*)(?!\s*\()", text):
+        word = m[1]
+        if word not in _KEYWORDS and word not in out and not word[:1].isupper():
+            out.append(word)
+    return out
+
+
+def holds(fn: Any, node: dict[str, Any]) -> bool:
+    try:
+        result = fn(node, {"resource": node, "rootResource": node})
+    except Exception:
+        return True  # cannot tell: left to the final check
+    return not result or all(r is True for r in result)
+
+
+def _rank(child: Element, rank: dict[str, int]) -> int:
+    base = child.name[:-3] if child.is_choice else child.name
+    return rank.get(base, len(rank))
+
+
+def _present(child: Element, obj: dict[str, Any]) -> str | None:
+    return next((n for n in child.json_names() if n in obj), None)
+
+
+def satisfy(
+    el: Element,
+    obj: dict[str, Any],
+    make: Callable[[Element], Any],
+    json_name: Callable[[Element], str],
+) -> list[str]:
+    """Change ``obj`` (an occurrence of ``el``) until each of ``el``'s error invariants
+    holds; the keys of the invariants still broken."""
+    from igtools.runtime.validation import _compile
+
+    broken = []
+    rt = {"resourceType": el.path} if "." not in el.path else {}
+    for inv in el.constraints:
+        if inv.severity != "error" or not inv.expression or inv.key in ("ele-1", "ext-1"):
+            continue
+        fn = _compile(inv.expression)
+        if fn is None or holds(fn, {**rt, **obj}):
+            continue
+        names = mentioned(inv.expression)
+        rank = {n: i for i, n in enumerate(names)}
+
+        children = sorted(
+            (c for c in el.children if not c.prohibited), key=lambda c: _rank(c, rank)
+        )
+        done = False
+        # 1. leave out an optional child the expression names
+        for child in children:
+            present = _present(child, obj)
+            if present is None or child.min > 0 or _rank(child, rank) == len(rank):
+                continue
+            saved = obj.pop(present)
+            if holds(fn, {**rt, **obj}):
+                done = True
+                break
+            obj[present] = saved
+        # 2. add a missing child, the ones the expression names first
+        if not done:
+            for child in children:
+                if _present(child, obj) is not None or child.name in _NEVER:
+                    continue
+                value = make(child)
+                if value is None:
+                    continue
+                name = json_name(child)
+                obj[name] = [value] if child.is_array else value
+                if holds(fn, {**rt, **obj}):
+                    done = True
+                    break
+                del obj[name]
+        if not done:
+            broken.append(inv.key)
+    return broken
