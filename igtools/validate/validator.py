@@ -87,6 +87,7 @@ class ProfileRules(Mapping[str, Rules]):
             url: self._rule_builder.rules(p) for url, p in ig.profiles.items() if p.is_profile
         }
         self.warnings = sorted(set(self._rule_builder.warnings))
+        self._members: dict[int, tuple[Any, frozenset[tuple[str | None, str]], frozenset[str]]] = {}
 
     def __getitem__(self, url: str) -> Rules:
         if url in self._rules:
@@ -104,6 +105,48 @@ class ProfileRules(Mapping[str, Rules]):
         if found is None:
             raise KeyError(url)
         return found
+
+    def member_of(self, value: Any, url: str) -> bool | None:
+        """FHIRPath memberOf() for any value set the package set can expand (a code, a
+        Coding, a CodeableConcept or a Quantity): True when a code is in it, False when
+        none is and the expansion can judge every system used, None when unknown."""
+        if self._builder is None:
+            return None
+        vs = self._builder.terminology.value_set(url)
+        if vs is None or vs.codes is None:
+            return None
+        key = id(vs)
+        members = self._members.get(key)
+        if members is None or members[0] is not vs:
+            codes = frozenset((c.system, c.code) for c in vs.codes)
+            members = (vs, codes, frozenset(c for _, c in codes))
+            self._members[key] = members
+        _, pairs, bare = members
+        found: list[tuple[Any, Any]]
+        if isinstance(value, str):
+            found = [(None, value)]
+        elif isinstance(value, dict) and isinstance(value.get("coding"), list):
+            found = [
+                (c.get("system"), c.get("code")) for c in value["coding"] if isinstance(c, dict)
+            ]
+        elif isinstance(value, dict):
+            found = [(value.get("system"), value.get("code"))]
+        else:
+            return None
+        found = [(sys_, code) for sys_, code in found if isinstance(code, str)]
+        if not found:
+            return None
+        for sys_, code in found:
+            if (sys_ is None and code in bare) or (sys_, code) in pairs:
+                return True
+        if vs.complete:
+            return False
+        open_systems = vs.open_systems
+        if open_systems is not None and all(
+            sys_ is not None and sys_ not in open_systems for sys_, _ in found
+        ):
+            return False
+        return None
 
     def extension(self, url: str) -> Rules | None:
         """The rules of the extension definition at ``url`` (None: not in the package

@@ -210,3 +210,31 @@ def test_data_type_invariants_whatever_the_profile(validator: Validator) -> None
     patient["name"][0]["period"]["end"] = "2025-01-01"
     patient["contained"] = [{"resourceType": "Practitioner", "id": "gp"}]
     assert _errors(validator, patient) == []
+
+
+def test_member_of_any_value_set_of_the_package_set(validator: Validator) -> None:
+    """FHIRPath memberOf() in invariants, through the package set's expansions: a value
+    set bound nowhere in the rules is still known."""
+    member_of = validator.rules.member_of
+    gender = "http://hl7.org/fhir/ValueSet/administrative-gender"
+    assert member_of("female", gender) is True
+    assert member_of("feminine", gender) is False
+    coding = {"system": "http://hl7.org/fhir/administrative-gender", "code": "male"}
+    assert member_of({"coding": [coding]}, gender + "|4.0.1") is True
+    assert member_of(coding, "http://example.org/ValueSet/unknown") is None
+
+
+def test_member_of_in_an_invariant(validator: Validator) -> None:
+    from igtools.runtime.validation import El, Inv, Rules, validate
+
+    inv = Inv(
+        "x-2",
+        "error",
+        "a gender of the FHIR value set",
+        "gender.memberOf('http://hl7.org/fhir/ValueSet/administrative-gender')",
+    )
+    rules = Rules("http://x/p", "P", "Patient", El("Patient", invariants=(inv,)))
+    ok = {"resourceType": "Patient", "gender": "other"}
+    assert validate(ok, rules, validator.rules) == []
+    bad = {"resourceType": "Patient", "gender": "feminine"}
+    assert [i.rule for i in validate(bad, rules, validator.rules)] == ["invariant:x-2"]

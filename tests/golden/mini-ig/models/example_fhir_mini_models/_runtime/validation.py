@@ -701,7 +701,15 @@ def _hooks(registry: Registry) -> Any:
     for rules in registry.values():
         collect(rules.root)
 
+    # a registry that can expand value sets itself (igtools validate's, over the whole
+    # package set) answers first
+    expand: Callable[[JSON, str], bool | None] | None = getattr(registry, "member_of", None)
+
     def member_of(value: JSON, url: str) -> bool | None:
+        if expand is not None:
+            answer = expand(value, url)
+            if answer is not None:
+                return answer
         known = value_sets.get(url.partition("|")[0])
         if known is None:
             return None
