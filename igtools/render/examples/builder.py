@@ -344,6 +344,14 @@ class Builder:
                     obj["coding"] = [coding]
                 elif seen := self.harvest.codings_at(el.path):
                     obj["coding"] = [dict(self.pick(seen))]
+                elif el.binding is not None and el.binding.strength == "required":
+                    # a required value set the package set does not hold: a text alone
+                    # is invalid, a code of it cannot be known; a placeholder says so
+                    obj["coding"] = [{"system": "urn:ietf:rfc:3986", "code": PLACEHOLDER_CODE}]
+                    self.skipped.append(
+                        f"{el.id}: placeholder code (value set {el.binding.value_set} "
+                        "is not in the package set)"
+                    )
                 else:
                     obj["text"] = el.short or "Exemple"
             elif obj.get("coding"):
@@ -526,9 +534,12 @@ class Builder:
         scope.contained.append(res)
         return cid
 
-    def extension_value(self, ext: Extension, el: Element) -> dict[str, Any] | None:
+    def extension_value(
+        self, ext: Extension, el: Element, parent: str = ""
+    ) -> dict[str, Any] | None:
         # a canonical's version (url|5.2.0) is not part of the extension's url
         out: dict[str, Any] = {"url": ext.url.partition("|")[0]}
+        where = f"{parent}/{out['url']}" if parent else out["url"]
         value_el = el.child("value[x]")
         types = [
             t
@@ -551,7 +562,7 @@ class Builder:
                         child.value_element,
                     )
                     v = (
-                        self.extension_value(sub, child.value_element or el)
+                        self.extension_value(sub, child.value_element or el, where)
                         if child.value_types
                         else None
                     )
@@ -576,10 +587,23 @@ class Builder:
             val = self.primitive(source, t)
         else:
             val = self.complete_type(source, t, self.fill(source, {}, force=True))
+        if val is not None and t.code in ("Coding", "CodeableConcept"):
+            val = self._harvested_coding(val, t.code, self.harvest.extension_codings(where, name))
         if val is None:
             return None
         out[name] = val
         return out
+
+    def _harvested_coding(self, val: Any, code: str, seen: list[dict[str, str]]) -> Any:
+        """A coding the IG's examples give this extension, in place of a placeholder or a
+        text-only concept (a value set the package set cannot expand)."""
+        if not seen or not isinstance(val, dict):
+            return val
+        if code == "Coding" and val.get("code") == PLACEHOLDER_CODE:
+            return dict(self.pick(seen))
+        if code == "CodeableConcept" and not val.get("coding"):
+            return {"coding": [dict(self.pick(seen))]}
+        return val
 
     def primitive(self, el: Element, t: TypeRef) -> Any:
         scope = self.scope

@@ -31,6 +31,15 @@ class Harvest:
             return
         if "resourceType" in node and path.count(".") > 0:
             path = str(node["resourceType"])  # a nested resource starts a new path
+        url = node.get("url")
+        if isinstance(url, str) and path.endswith(".extension"):
+            # an extension's content is found by its url (nested ones: parent url/url),
+            # wherever the extension is used
+            parent = path.rsplit(".extension", 1)[0]
+            absolute = url.startswith(("http:", "https:", "urn:"))
+            path = "extension:" + (
+                url if absolute or not parent.startswith("extension:") else f"{parent[10:]}/{url}"
+            )
         if isinstance(node.get("code"), str) and isinstance(node.get("system"), str):
             coding = {
                 k: node[k] for k in ("system", "code", "display") if isinstance(node.get(k), str)
@@ -62,6 +71,12 @@ class Harvest:
         if not found and system is not None:
             found = [c for cs in self.codings.values() for c in cs if c.get("system") == system]
         return found
+
+    def extension_codings(self, url: str, value_key: str) -> list[dict[str, str]]:
+        """Codings the examples give as the value (``valueCoding``,
+        ``valueCodeableConcept``) of the extension ``url`` (nested: ``parent/url``)."""
+        at = f"extension:{url.partition('|')[0]}.{value_key}"
+        return self.codings.get(at, []) + self.codings.get(at + ".coding", [])
 
     def identifier_kinds(self, path: str, system: str | None = None) -> list[dict[str, Any]]:
         found = self.identifiers.get(path, [])
