@@ -6,7 +6,7 @@ a terminology server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from igtools.ir.codesystems import CodeSystemIndex
@@ -15,38 +15,14 @@ from igtools.runtime.validation import Issue
 JSON = Any
 CodeSystemLookup = Callable[[str], CodeSystemIndex | None]
 
-# elements of type Coding that are not in a ``coding`` array
-_CODING_KEYS = frozenset({"valueCoding", "tag", "security", "class"})
 
-
-def _codings(value: JSON, loc: str, skip_entries: bool) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(location, Coding) of each coding below ``value``; Bundle entry resources are left
-    to their own validation."""
-    if isinstance(value, dict):
-        for key, v in value.items():
-            if skip_entries and key == "entry" and isinstance(v, list):
-                for i, entry in enumerate(v):
-                    if isinstance(entry, dict):
-                        rest = {k: x for k, x in entry.items() if k != "resource"}
-                        yield from _codings(rest, f"{loc}.entry[{i}]", False)
-                continue
-            child = f"{loc}.{key}"
-            if key == "coding" or key in _CODING_KEYS:
-                items = v if isinstance(v, list) else [v]
-                for i, c in enumerate(items):
-                    if isinstance(c, dict) and "system" in c and "code" in c:
-                        yield (f"{child}[{i}]" if isinstance(v, list) else child), c
-            yield from _codings(v, child, False)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _codings(v, f"{loc}[{i}]", False)
-
-
-def coding_issues(data: JSON, lookup: CodeSystemLookup) -> list[Issue]:
-    """An error for each coding whose code its (complete, loaded) code system lacks."""
-    rt = str(data.get("resourceType")) if isinstance(data, dict) else "Resource"
+def coding_issues(
+    codings: list[tuple[dict[str, Any], str]], lookup: CodeSystemLookup
+) -> list[Issue]:
+    """An error for each Coding (object, location) whose code its (complete, loaded)
+    code system lacks."""
     out: list[Issue] = []
-    for loc, coding in _codings(data, rt, rt == "Bundle"):
+    for coding, loc in codings:
         system, code = coding.get("system"), coding.get("code")
         if not isinstance(system, str) or not isinstance(code, str):
             continue

@@ -13,37 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from igtools.runtime.validation import Issue, Registry, Rules, validate_value
 
 JSON = Any
 ExtensionLookup = Callable[[str], Rules | None]
-
-
-def _walk(value: JSON, loc: str, skip_entries: bool) -> Iterator[tuple[str, str, JSON]]:
-    """(kind, location, object) of each extension and attachment-like object below
-    ``value``; Bundle entry resources are left to their own validation."""
-    if isinstance(value, dict):
-        for key, v in value.items():
-            if skip_entries and key == "entry" and isinstance(v, list):
-                for i, entry in enumerate(v):
-                    if isinstance(entry, dict):
-                        rest = {k: x for k, x in entry.items() if k != "resource"}
-                        yield from _walk(rest, f"{loc}.entry[{i}]", False)
-                continue
-            child = f"{loc}.{key}"
-            if key in ("extension", "modifierExtension") and isinstance(v, list):
-                for i, ext in enumerate(v):
-                    if isinstance(ext, dict):
-                        yield "extension", f"{child}[{i}]", ext
-            if key == "data" and isinstance(v, str) and ("size" in value or "hash" in value):
-                yield "attachment", loc, value
-            yield from _walk(v, child, False)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _walk(v, f"{loc}[{i}]", False)
 
 
 def _sub_extension_urls(rules: Rules) -> set[str] | None:
@@ -60,17 +36,15 @@ def _sub_extension_urls(rules: Rules) -> set[str] | None:
 
 
 def extension_issues(
+    extensions: list[tuple[dict[str, Any], str]],
     data: JSON,
     lookup: ExtensionLookup,
     registry: Registry,
     invariants: bool = True,
 ) -> list[Issue]:
-    rt = str(data.get("resourceType")) if isinstance(data, dict) else "Resource"
+    """Each extension (object, location) of ``data`` against its definition."""
     out: list[Issue] = []
-    for kind, loc, obj in _walk(data, rt, rt == "Bundle"):
-        if kind == "attachment":
-            out.extend(_attachment_issues(obj, loc))
-            continue
+    for obj, loc in extensions:
         url = obj.get("url")
         if not isinstance(url, str) or ":" not in url:
             continue  # a sub-extension: judged with its parent's definition
@@ -92,6 +66,15 @@ def extension_issues(
                         rules.name,
                     )
                 )
+    return out
+
+
+def attachment_issues(attachments: list[tuple[dict[str, Any], str]]) -> list[Issue]:
+    """Each Attachment (object, location) with ``data``: its ``size`` and ``hash``."""
+    out: list[Issue] = []
+    for att, loc in attachments:
+        if isinstance(att.get("data"), str) and ("size" in att or "hash" in att):
+            out.extend(_attachment_issues(att, loc))
     return out
 
 

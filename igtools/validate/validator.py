@@ -16,7 +16,7 @@ from igtools.runtime import fhirjson
 from igtools.runtime.bundles import bundle_issues, bundle_resolver
 from igtools.runtime.validation import Issue, Resolver, Rules, validate, validate_value
 from igtools.validate.codes import coding_issues
-from igtools.validate.extensions import extension_issues
+from igtools.validate.extensions import attachment_issues, extension_issues
 from igtools.validate.rules import RuleBuilder
 
 _ISSUE_CODES = {
@@ -231,44 +231,38 @@ class Validator:
         elements the base definition requires; nested resources by their own type."""
         return self._base_and_types(data)[0]
 
-    def _base_and_types(
-        self, data: dict[str, Any]
-    ) -> tuple[list[Issue], list[tuple[dict[str, Any], str, str, dict[str, Any]]]]:
-        """The JSON rules' issues, and (with the base definitions loaded and invariants
-        on) each complex value of ``data`` with its R4 type, path and owner resource."""
-        found: list[tuple[dict[str, Any], str, str, dict[str, Any]]] = []
-        visit = None
-        if self._base and self.invariants:
-
-            def visit(obj: dict[str, Any], tname: str, path: str, owner: dict[str, Any]) -> None:
-                if tname in _TYPES_WITHOUT_OWN_INVARIANTS:
-                    return
-                found.append((obj, tname, path, owner))
-
-        issues = [_base_issue(i, data) for i in fhirjson.check_resource(data, visit=visit)]
-        return issues, found
-
-    def _type_invariants(
-        self, data: dict[str, Any], found: list[tuple[dict[str, Any], str, str, dict[str, Any]]]
-    ) -> list[Issue]:
-        """Each data type value against its type's definition in hl7.fhir.r4.core (its
-        invariants: ref-1, qty-3, per-1, tim-*...), as the reference validator checks
-        every element against its type whatever the profile's snapshot carries. Values
-        inside Bundle entries are left to the entries' own validation."""
-        out: list[Issue] = []
+    def _base_and_types(self, data: dict[str, Any]) -> tuple[list[Issue], _Typed]:
+        """The JSON rules' issues, and the complex values of ``data`` itself (and of its
+        contained resources; not of Bundle entries, validated on their own) by R4 type,
+        each with its path, gathered on the same walk."""
+        typed: _Typed = {}
         contained = data.get("contained")
         own = [c for c in contained if isinstance(c, dict)] if isinstance(contained, list) else []
-        for obj, tname, path, owner in found:
-            if owner is not data and not any(owner is c for c in own):
+
+        def visit(obj: dict[str, Any], tname: str, path: str, owner: dict[str, Any]) -> None:
+            if owner is data or any(owner is c for c in own):
+                typed.setdefault(tname, []).append((obj, path))
+
+        issues = [_base_issue(i, data) for i in fhirjson.check_resource(data, visit=visit)]
+        return issues, typed
+
+    def _type_invariants(self, data: dict[str, Any], typed: _Typed) -> list[Issue]:
+        """Each data type value against its type's definition in hl7.fhir.r4.core (its
+        invariants: ref-1, qty-3, per-1, tim-*...), as the reference validator checks
+        every element against its type whatever the profile's snapshot carries."""
+        out: list[Issue] = []
+        for tname, values in typed.items():
+            if tname in _TYPES_WITHOUT_OWN_INVARIANTS or not tname[:1].isupper():
                 continue
             rules = self._type_rules.get(tname, _UNSET)
             if rules is _UNSET:
-                rules = self.rules.get(CORE_SD + tname) if tname[:1].isupper() else None
+                rules = self.rules.get(CORE_SD + tname)
                 if rules is not None and not _has_invariants(rules.root):
                     rules = None
                 self._type_rules[tname] = rules
             if isinstance(rules, Rules):
-                out.extend(validate_value(obj, rules, path, data, self.rules, True))
+                for obj, path in values:
+                    out.extend(validate_value(obj, rules, path, data, self.rules, True))
         return out
 
     def validate_resource(
@@ -313,12 +307,18 @@ class Validator:
                 targets.append(implied)
         for rules in targets:
             issues.extend(validate(data, rules, self.rules, self.invariants, resolve, bundle))
-        if typed:
+        if self._base and self.invariants:
             issues.extend(self._type_invariants(data, typed))
         if self._base:
-            issues.extend(extension_issues(data, self.rules.extension, self.rules, self.invariants))
+            extensions = typed.get("Extension", [])
+            issues.extend(
+                extension_issues(
+                    extensions, data, self.rules.extension, self.rules, self.invariants
+                )
+            )
+        issues.extend(attachment_issues(typed.get("Attachment", [])))
         if self._code_systems is not None:
-            issues.extend(coding_issues(data, self._code_systems))
+            issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
         if rt == "Bundle":
             issues.extend(
                 Issue("error", loc, message, rule, "FHIR R4 Bundle")
@@ -367,6 +367,8 @@ def _xml_root(raw: bytes) -> str:
 
 
 _UNSET = object()
+# complex values of an instance by R4 type name: (object, path)
+_Typed = dict[str, list[tuple[dict[str, Any], str]]]
 # types whose definitions add no invariant of their own beyond ele-1/ext-1 (checked
 # natively) or that are judged elsewhere (extensions against their own definitions)
 _TYPES_WITHOUT_OWN_INVARIANTS = frozenset({"Extension", "Coding", "CodeableConcept", "Meta"})

@@ -178,35 +178,46 @@ def test_cli_reports_binding(tmp_path: Path) -> None:
 
 def test_unknown_code_in_a_complete_code_system_even_unbound(tmp_path: Path) -> None:
     from igtools.packages import PackageLoader, Settings
-    from igtools.validate.codes import coding_issues
 
     folder = write_package(tmp_path)
     pset = PackageLoader(Settings(cache_dir=tmp_path / "c", offline=True)).load(str(folder))
-    lookup = IRBuilder(pset).terminology.code_system_index
+    builder = IRBuilder(pset)
+    validator = Validator(builder.build(), builder=builder)
     frag = "http://example.org/cs/fragment"
     data = _obs(
         category=[_cc(COLOUR, "purple"), _cc(COLOUR, "navy"), _cc(frag, "zz"), _cc(ABSENT, "x")],
         meta={"tag": [{"system": COLOUR, "code": "mauve"}]},
     )
-    issues = coding_issues(data, lookup)
-    assert [(i.severity, i.location, i.message) for i in issues] == [
-        (
-            "error",
-            "Observation.meta.tag[0].code",
-            f"Unknown code 'mauve' in the CodeSystem '{COLOUR}' version '1.0'",
-        ),
+
+    def unknown(instance: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return sorted(
+            (i.severity, i.location, i.message)
+            for i in validator.validate_resource(instance)
+            if i.rule == "code-system"
+        )
+
+    assert unknown(data) == [
         (
             "error",
             "Observation.category[0].coding[0].code",
             f"Unknown code 'purple' in the CodeSystem '{COLOUR}' version '1.0'",
         ),
+        (
+            "error",
+            "Observation.meta.tag[0].code",
+            f"Unknown code 'mauve' in the CodeSystem '{COLOUR}' version '1.0'",
+        ),
     ]
+    # an entry is validated on its own: reported once, at its place in the Bundle
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": data}]}
-    assert coding_issues(bundle, lookup) == []  # entries are validated on their own
+    assert [loc for _, loc, _ in unknown(bundle)] == [
+        "Bundle.entry[0].resource.category[0].coding[0].code",
+        "Bundle.entry[0].resource.meta.tag[0].code",
+    ]
     contained = {"resourceType": "Observation", "contained": [data]}
-    assert [i.location for i in coding_issues(contained, lookup)] == [
-        "Observation.contained[0].meta.tag[0].code",
+    assert [loc for _, loc, _ in unknown(contained)] == [
         "Observation.contained[0].category[0].coding[0].code",
+        "Observation.contained[0].meta.tag[0].code",
     ]
 
 
