@@ -1,0 +1,171 @@
+"""The examples stage on every IG of ../shared, judged by ``igtools validate``.
+
+For each package with profiles, the instances ``igtools examples`` generates are
+validated with the validator that follows the HL7 reference (profiles of dependencies,
+base definitions, Bundle rules, extensions, data type invariants). The instances still
+rejected are listed below, per package, with the rule they break: a new rejection fails,
+and so does a listed one that no longer happens (remove it from the list: the figures
+only improve). The goal is an empty list.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from corpus.validation import SUBSTITUTES
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.shared
+
+PACKAGES = [
+    "ans.fhir.fr.annuaire#1.2.0-snapshot-2",
+    "ans.fhir.fr.cds#2.0.1",
+    "ans.fhir.fr.eclaire#0.3.1",
+    "ans.fhir.fr.eprescription#1.1.0-ballot",
+    "ans.fhir.fr.pdsm#3.1.1",
+    "ans.fhir.fr.sas#1.1.0",
+    "ans.fhir.fr.sas#1.2.0",
+    "ans.fhir.fr.tddui#1.1.0",
+    "ans.fhir.fr.telesurveillance#0.1.0",
+    "hl7.fhir.fr.core#2.1.0",
+    "hl7.fhir.fr.core#2.2.0",
+    "hl7.fhir.us.core#6.1.0",
+]
+
+# package -> {generated file: the rules it still breaks} (the goal is none)
+STILL_INVALID: dict[str, dict[str, str]] = {
+    "ans.fhir.fr.annuaire#1.2.0-snapshot-2": {
+        "Practitioner-as-dp-practitioner-full": "cardinality",
+        "Practitioner-as-dr-practitioner-full": "cardinality",
+    },
+    "ans.fhir.fr.cds#2.0.1": {
+        "Bundle-cds-bundle-transaction-creation-scenario": "cardinality, pattern",
+        "Bundle-cds-bundle-transaction-maj-scenario": "pattern",
+        "Organization-cds-organization-full": "cardinality",
+    },
+    "ans.fhir.fr.eprescription#1.1.0-ballot": {
+        "Medication-fr-medication-compound-full": "invariant:dom-3, structure",
+        "MedicationRequest-fr-inpatient-medicationrequest-full": (
+            "binding, cardinality, invariant:dom-3, slice, structure"
+        ),
+        "MedicationRequest-fr-inpatient-medicationrequest-minimal": "binding, cardinality, slice",
+        "MedicationRequest-fr-medicationrequest-full": "binding, invariant:dom-3, structure",
+        "MedicationRequest-fr-medicationrequest-minimal": "binding, cardinality",
+        "Observation-fr-observation-for-prescription-minimal": "cardinality, invariant:vs-2",
+    },
+    "ans.fhir.fr.pdsm#3.1.1": {
+        "Bundle-pdsm-comprehensive-provide-document-bundle-scenario": (
+            "cardinality, pattern, slice, structure"
+        ),
+        "Bundle-pdsm-find-documentreferences-comprehensive-response-scenario": (
+            "cardinality, structure"
+        ),
+        "Bundle-pdsm-find-lists-response-scenario": "cardinality, slice",
+        "DocumentReference-pdsm-comprehensive-document-reference-full": "cardinality",
+        "DocumentReference-pdsm-comprehensive-document-reference-minimal": "cardinality",
+        "DocumentReference-pdsm-simplified-publish-full": "attachment",
+        "List-pdsm-folder-comprehensive-full": "cardinality",
+        "List-pdsm-folder-comprehensive-minimal": "cardinality",
+        "List-pdsm-submissionset-comprehensive-full": "cardinality",
+        "List-pdsm-submissionset-comprehensive-minimal": "cardinality",
+    },
+    "ans.fhir.fr.tddui#1.1.0": {
+        "Bundle-tddui-bundle-scenario": "cardinality, pattern",
+        "DocumentReference-tddui-documentreference-full": "attachment",
+    },
+    "hl7.fhir.fr.core#2.1.0": {
+        "Observation-fr-core-observation-bp-full": "structure",
+        "Patient-fr-core-patient-ins-full": "binding",
+        "Patient-fr-core-patient-ins-minimal": "binding, cardinality",
+        "PractitionerRole-fr-core-practitioner-role-full": "binding",
+    },
+    "hl7.fhir.fr.core#2.2.0": {
+        "Patient-fr-core-patient-full": "cardinality, pattern, slice",
+        "Patient-fr-core-patient-ins-full": "cardinality, pattern, slice",
+        "PractitionerRole-fr-core-practitioner-role-full": "binding",
+    },
+    "hl7.fhir.us.core#6.1.0": {
+        "DocumentReference-us-core-documentreference-minimal": "invariant:us-core-6",
+        "Observation-us-core-blood-pressure-full": "cardinality",
+        "Observation-us-core-bmi-minimal": "cardinality",
+        "Observation-us-core-observation-occupation-full": "structure",
+        "Observation-us-core-observation-sexual-orientation-full": "structure",
+        "Observation-us-core-vital-signs-full": "cardinality",
+        "Organization-us-core-organization-full": "invariant:us-core-17",
+        "Practitioner-us-core-practitioner-full": "invariant:us-core-17",
+        "QuestionnaireResponse-us-core-questionnaireresponse-full": "structure",
+    },
+}
+
+# package -> how many instances are generated at least
+GENERATED: dict[str, int] = {
+    "ans.fhir.fr.annuaire#1.2.0-snapshot-2": 40,
+    "ans.fhir.fr.cds#2.0.1": 9,
+    "ans.fhir.fr.eclaire#0.3.1": 6,
+    "ans.fhir.fr.eprescription#1.1.0-ballot": 16,
+    "ans.fhir.fr.pdsm#3.1.1": 11,
+    "ans.fhir.fr.sas#1.1.0": 33,
+    "ans.fhir.fr.sas#1.2.0": 33,
+    "ans.fhir.fr.tddui#1.1.0": 3,
+    "ans.fhir.fr.telesurveillance#0.1.0": 2,
+    "hl7.fhir.fr.core#2.1.0": 50,
+    "hl7.fhir.fr.core#2.2.0": 50,
+    "hl7.fhir.us.core#6.1.0": 98,
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One FHIR package cache for every package (hl7.fhir.r4.core is installed once)."""
+    return tmp_path_factory.mktemp("examples-corpus-cache")
+
+
+def _generate_and_validate(package: str, cache: Path) -> tuple[int, dict[str, list[str]]]:
+    from igtools.ir.build import IRBuilder
+    from igtools.packages import PackageLoader, Settings
+    from igtools.render.examples.writer import PARIS, ExamplesRenderer
+    from igtools.validate.validator import Validator
+
+    settings = Settings(
+        cache_dir=cache,
+        package_dirs=[SHARED / "fhir-packages"],
+        offline=True,
+        substitutes=dict(SUBSTITUTES),
+    )
+    loader = PackageLoader(settings)
+    try:
+        pset = loader.load(package)
+    finally:
+        loader.close()
+    builder = IRBuilder(pset)
+    ig = builder.build()
+    validator = Validator(ig, builder=builder)
+    renderer = ExamplesRenderer(ig, seed=0, now=datetime(2026, 1, 5, tzinfo=PARIS))
+    report = renderer.build()
+    invalid: dict[str, list[str]] = {}
+    for g in report.generated:
+        errors = [
+            f"{i.location}: {i.rule}: {i.message}"
+            for i in validator.validate_resource(g.resource)
+            if i.severity in ("error", "fatal")
+        ]
+        if errors:
+            invalid[g.filename] = errors
+    return len(report.generated), invalid
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_generated_examples_validate(package: str, corpus_cache: Path) -> None:
+    name, _, version = package.partition("#")
+    if not (SHARED / "fhir-packages" / f"{name}-{version}.tgz").is_file():
+        pytest.skip(f"{SHARED}/fhir-packages/{name}-{version}.tgz absent")
+    count, invalid = _generate_and_validate(package, corpus_cache)
+    assert count >= GENERATED.get(package, 1)
+    expected = STILL_INVALID.get(package, {})
+    new = {f: e for f, e in invalid.items() if f not in expected}
+    assert not new, f"{package}: generated examples igtools validate rejects: {new}"
+    fixed = sorted(set(expected) - set(invalid))
+    assert not fixed, f"{package}: now valid, remove from STILL_INVALID: {fixed}"
