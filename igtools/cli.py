@@ -362,6 +362,13 @@ def examples(
     "--serve", "serve_", is_flag=True, help="Serve the site with live reload after building."
 )
 @click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="A diagram PlantUML fails on (syntax error, Graphviz missing) stops the build; "
+    "with --no-strict it is a warning and its source is shown.",
+)
 @templates_option("docs")
 @click.pass_obj
 def docs(
@@ -375,6 +382,7 @@ def docs(
     previous: str | None,
     serve_: bool,
     port: int,
+    strict: bool,
     templates: Path | None,
 ) -> None:
     """Render a searchable MkDocs site of the specification and build it (--strict).
@@ -408,8 +416,11 @@ def docs(
         stubs_dir=stubs_dir,
         templates=templates,
         changes=changes,
+        strict=strict,
     )
     report = renderer.render(out)
+    for line in report.warnings:
+        log.warning("%s", line)
     for line in report.unconverted:
         log.warning("not converted: %s", line)
     for line in report.diagrams:

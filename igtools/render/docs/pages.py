@@ -63,6 +63,8 @@ class ConvertedPages:
     pages: list[Path] = field(default_factory=list)
     images: list[Path] = field(default_factory=list)
     diagrams: list[str] = field(default_factory=list)
+    # diagrams PlantUML failed on (its error image or message): "file:line: message"
+    diagram_errors: list[str] = field(default_factory=list)
     unconverted: list[str] = field(default_factory=list)
     # page path (docs-relative) -> title
     titles: dict[str, str] = field(default_factory=dict)
@@ -368,9 +370,9 @@ class _Converter:
         for name, title, line in configured:
             stem, ext = posixpath.splitext(name)
             path = self.pagecontent / name
-            if ext == ".md" and path.is_file():
+            if ext == ".md" and (path.is_file() or self.is_copy_target(name)):
                 titles[stem] = title
-            elif ext == ".md" and not self.is_copy_target(name):
+            elif ext == ".md":
                 self.unconverted(
                     f"sushi-config.yaml:{line}",
                     f"page {name} ({title or 'no title'}) is listed in pages: but "
@@ -1295,6 +1297,12 @@ class _Converter:
             rel = d.file.relative_to(self.source).as_posix()
             label = f"{rel}" + (f" (diagram {d.name})" if d.name != d.file.stem else "")
             used = sorted(set(d.used_by))
+            if d.error:
+                self.result.diagram_errors.append(
+                    f"{rel}:{d.error_line or d.line or 1}"
+                    + (f" (diagram {d.name})" if d.name != d.file.stem else "")
+                    + f": PlantUML: {d.error}"
+                )
             if d.svg and used:
                 self.result.diagrams.append(
                     f"{label}: rendered to {d.svg}, shown on " + ", ".join(used)

@@ -63,8 +63,10 @@ class DocsRenderer:
         offline: bool = True,
         language: str | None = None,
         changes: str | None = None,
+        strict: bool = True,
     ) -> None:
         self.ig = ig
+        self.strict = strict  # diagrams PlantUML fails on: errors (else warnings)
         self.changes = changes  # Markdown of `igtools diff` against a previous version
         self.pset = pset
         self.pages_source = pages
@@ -184,6 +186,13 @@ class DocsRenderer:
         converted = convert_pages(self.pages_source, docs, links)
         report.unconverted.extend(converted.unconverted)
         report.diagrams.extend(converted.diagrams)
+        if converted.diagram_errors and self.strict:
+            raise IgtoolsError(
+                f"PlantUML could not render {len(converted.diagram_errors)} diagram(s) "
+                "(with --no-strict their source is shown instead):\n  "
+                + "\n  ".join(converted.diagram_errors)
+            )
+        report.warnings.extend(f"diagram: {e}" for e in converted.diagram_errors)
         return list(converted.nav), dict(converted.fragments)
 
     def _use_case_page(self) -> tuple[str, str] | None:

@@ -346,11 +346,16 @@ def test_fixture_diagram_syntax_error_shows_the_source(tmp_path: Path) -> None:
     result, docs = convert_mini(tmp_path, plantuml=fake_plantuml(tmp_path, fail=True))
     index = (docs / "index.md").read_text(encoding="utf-8")
     assert '!!! note "Diagram not rendered"' in index
-    assert "could not be rendered (PlantUML syntax error at line 2)" in index
+    assert "could not be rendered (PlantUML syntax error at line 3)" in index
     assert "```plantuml\n@startuml flow-named\nAlice -> Bob: hello\n@enduml\n```" in index
     assert result.diagrams == [
         "input/images-source/flow.plantuml (diagram flow-named): not rendered (PlantUML "
-        "syntax error at line 2); its source is shown on extra.md, index.md"
+        "syntax error at line 3); its source is shown on extra.md, index.md"
+    ]
+    # a build error (igtools docs) naming the file, its line and PlantUML's message
+    assert result.diagram_errors == [
+        "input/images-source/flow.plantuml:3 (diagram flow-named): PlantUML: "
+        "Syntax Error: @enduml"
     ]
 
 
@@ -361,6 +366,33 @@ def test_fixture_diagram_with_real_plantuml(tmp_path: Path) -> None:
     assert "<svg" in svg and "hello" in svg
     assert result.diagrams[0].startswith("input/images-source/flow.plantuml (diagram flow-named)")
     assert "rendered to diagrams/flow-named.svg" in result.diagrams[0]
+
+
+@pytest.mark.skipif(shutil.which("plantuml") is None, reason="plantuml is not installed")
+@pytest.mark.parametrize("broken", ["graphviz", "syntax"])
+def test_plantuml_error_images_are_diagram_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    """PlantUML exits 0 or writes an SVG of its error text: both are caught, by file."""
+    source = tmp_path / "ig"
+    shutil.copytree(MINI, source)
+    diagram = source / "input" / "images-source" / "classes.plantuml"
+    if broken == "graphviz":  # a class diagram needs Graphviz's dot
+        monkeypatch.setenv("GRAPHVIZ_DOT", str(tmp_path / "no-dot"))
+        diagram.write_text("@startuml\nclass A\nclass B\nA --> B\n@enduml\n", encoding="utf-8")
+    else:
+        diagram.write_text("\n@startuml\nA -> B: hi\nfoo bar baz(\n@enduml\n", encoding="utf-8")
+    result = convert_pages(source, tmp_path / "docs", mini_links())
+    assert len(result.diagram_errors) == 1, result.diagram_errors
+    error = result.diagram_errors[0]
+    assert error.startswith("input/images-source/classes.plantuml:")
+    if broken == "graphviz":
+        assert "Cannot find Graphviz" in error and "install graphviz" in error
+    else:
+        assert (
+            error == "input/images-source/classes.plantuml:4: PlantUML: Syntax Error: foo bar baz("
+        )
+    assert not (tmp_path / "docs" / "diagrams" / "classes.svg").exists()
 
 
 def test_fixture_raw_html_links_follow_directory_urls(tmp_path: Path, no_plantuml: None) -> None:
@@ -791,8 +823,14 @@ def nav_pages(nav: list[Any]) -> list[tuple[str, str]]:
 def test_sas_every_page_converted(sas: tuple[ConvertedPages, Path, PageLinks]) -> None:
     result, docs, _ = sas
     pagecontent = shared_path(*SAS_SOURCE) / "input" / "pagecontent"
-    sources = sorted(p.stem for p in pagecontent.glob("*.md"))
-    assert len(sources) == 16
+    own = [p.stem for p in pagecontent.glob("*.md") if "-tous-" not in p.stem]
+    copies = [
+        line.split(";")[1].strip()[: -len(".md")]
+        for line in (pagecontent / "specifications_techniques.txt").read_text().splitlines()
+        if line.strip()
+    ]
+    sources = sorted(own + copies)
+    assert len(sources) == 14 + 6  # the two -tous- pages are only copy sources
     assert sorted(p.stem for p in result.pages) == sources
     assert all(p.parent == docs and p.suffix == ".md" for p in result.pages)
     # every page is reachable from the nav
@@ -814,7 +852,7 @@ def test_sas_nav_follows_the_menu(sas: tuple[ConvertedPages, Path, PageLinks]) -
         if not value.endswith(".html") or value.startswith("new-tab"):
             continue
         stem = value[: -len(".html")]
-        if (source / "input" / "pagecontent" / f"{stem}.md").is_file():
+        if (source / "input" / "pagecontent" / f"{stem}.md").is_file() or "-gestion_" in stem:
             assert (title, f"{stem}.md") in nav  # the French title of the menu
         elif stem != "artifacts":
             missing.append((title, value))
@@ -829,8 +867,8 @@ def test_sas_nav_follows_the_menu(sas: tuple[ConvertedPages, Path, PageLinks]) -
         "SOS Médecins",
         "Fluidification parcours régulateur",
     ]
-    # menu entries without a page are listed by name and file
-    assert len(missing) == 6
+    # menu entries without a page are listed by name and file (the copied pages are made)
+    assert missing == []
     for title, value in missing:
         assert any(
             f"menu '{title}' -> {value}: no page" in line and "left out of the nav" in line
@@ -845,8 +883,16 @@ def test_sas_images_and_diagrams(sas: tuple[ConvertedPages, Path, PageLinks]) ->
     assert len(result.images) == len(list((source / "input" / "images").iterdir()))
     rendered = shutil.which("plantuml") is not None
     includes = 0
+    pagecontent = source / "input" / "pagecontent"
+    copied_from = {
+        target.strip(): src.strip()
+        for line in (pagecontent / "specifications_techniques.txt").read_text().splitlines()
+        if line.strip()
+        for src, target in [line.split(";")]
+    }
     for path in result.pages:
-        original = (source / "input" / "pagecontent" / path.name).read_text(encoding="utf-8")
+        name = copied_from.get(path.name, path.name)
+        original = (pagecontent / name).read_text(encoding="utf-8")
         text = path.read_text(encoding="utf-8")
         for target in page_targets(text):
             if target.startswith("images/"):
@@ -878,8 +924,9 @@ def test_sas_no_link_left_to_an_ig_publisher_page(
             assert file in ours or (docs / file).exists(), f"{path.name}: {target}"
     # the links to pages that do not exist are listed, with their line
     dropped = [line for line in result.unconverted if "no such page; link dropped" in line]
-    assert len(dropped) == 7
-    assert dropped[0].startswith("input/pagecontent/faq.md:630: link [règles de gestion")
+    assert dropped == []  # the 7 links to the copied pages (faq.md:630, index.md) resolve
+    faq = (docs / "faq.md").read_text(encoding="utf-8")
+    assert "(specifications_techniques-ps-gestion_regulateur.md#regles-de-gestion)" in faq
 
 
 @pytest.mark.shared
@@ -921,12 +968,15 @@ def test_sas_sql_tables(sas: tuple[ConvertedPages, Path, PageLinks]) -> None:
 @pytest.mark.shared
 def test_sas_unconverted_is_complete(sas: tuple[ConvertedPages, Path, PageLinks]) -> None:
     result, _, _ = sas
-    assert len(result.unconverted) == 20
-    assert (
-        "input/pagecontent/specifications_techniques.txt: not a markdown page (.txt); "
-        "not converted" in result.unconverted
+    # the copy list is read (not listed); its six pages exist
+    assert not any("specifications_techniques.txt" in line for line in result.unconverted)
+    assert sum("is listed in pages: but" in line for line in result.unconverted) == 0
+    assert not any(" no page input/pagecontent/" in line for line in result.unconverted)
+    # (before: the .txt, 6 pages and 6 menu entries missing, 7 links to them dropped)
+    assert result.unconverted == []
+    assert result.titles["specifications_techniques-sos-gestion_regulateur.md"] == (
+        "SOS Médecins - Gestion des comptes régulateurs"
     )
-    assert sum("is listed in pages: but" in line for line in result.unconverted) == 6
 
 
 @pytest.mark.shared

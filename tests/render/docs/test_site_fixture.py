@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from igtools.cli import cli
@@ -121,3 +123,26 @@ def test_docs_with_stubs_page(tmp_path: Path) -> None:
     page = (out / "site" / "stubs.html").read_text()
     assert "mini_server_server" in page and "create_app" in page
     assert (out / "site" / "models.html").is_file()
+
+
+@pytest.mark.skipif(shutil.which("plantuml") is None, reason="plantuml is not installed")
+def test_diagram_error_stops_the_build_unless_no_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "fixtures" / "mini-ig-pages", pages)
+    guide = pages / "input" / "pagecontent" / "guide.md"  # its example is another IG's
+    guide.write_text(guide.read_text().replace("Patient-example1", "Patient-mini-patient-1"))
+    (pages / "input" / "images-source" / "classes.plantuml").write_text(
+        "@startuml\nclass A\nA --> B\n@enduml\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("GRAPHVIZ_DOT", str(tmp_path / "no-dot"))
+    args = ["--offline", "--cache-dir", str(tmp_path / "c"), "docs", str(FIXTURE)]
+    args += ["--pages", str(pages), "-o", str(tmp_path / "site")]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code != 0
+    assert "input/images-source/classes.plantuml:1: PlantUML: Dot Executable" in r.stderr
+    assert "Cannot find Graphviz" in r.stderr and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, [*args, "--no-strict"])
+    assert r.exit_code == 0, r.output
+    assert "diagram: input/images-source/classes.plantuml:1: PlantUML" in r.stderr
