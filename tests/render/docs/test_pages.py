@@ -354,8 +354,7 @@ def test_fixture_diagram_syntax_error_shows_the_source(tmp_path: Path) -> None:
     ]
     # a build error (igtools docs) naming the file, its line and PlantUML's message
     assert result.diagram_errors == [
-        "input/images-source/flow.plantuml:3 (diagram flow-named): PlantUML: "
-        "Syntax Error: @enduml"
+        "input/images-source/flow.plantuml:3 (diagram flow-named): PlantUML: Syntax Error: @enduml"
     ]
 
 
