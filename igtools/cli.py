@@ -439,13 +439,28 @@ def docs(
 @click.argument("package", required=False)
 @output_option("stubs")
 @templates_option("stubs")
+@click.option(
+    "--combine",
+    "combine",
+    multiple=True,
+    metavar="ID,ID...",
+    help="Also generate one server answering these server CapabilityStatements on one base "
+    "(ids or names, comma-separated; repeatable for several combined servers).",
+)
 @click.pass_obj
-def stubs(app: App, package: str | None, output: Path | None, templates: Path | None) -> None:
+def stubs(
+    app: App,
+    package: str | None,
+    output: Path | None,
+    templates: Path | None,
+    combine: tuple[str, ...],
+) -> None:
     """Generate a server package per server CapabilityStatement (FastAPI, typed handler
     interface, reference implementation on SQLite, TLS runner), a client package per
     client CapabilityStatement (httpx, sync and async), and the models package they are
     typed with. Each server package carries contract tests an éditeur points at their
-    own server (pytest -p <server>.contract.plugin --pyargs <server>.contract --base-url URL)."""
+    own server (pytest -p <server>.contract.plugin --pyargs <server>.contract --base-url URL).
+    --combine A,B adds one server package for statements A and B on one base URL."""
     from igtools.ir import build_ir
     from igtools.render.stubs.plan import parse_overlays
     from igtools.render.stubs.python import StubsRenderer
@@ -454,8 +469,12 @@ def stubs(app: App, package: str | None, output: Path | None, templates: Path | 
     overlays = []
     if app.project is not None:
         overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
+    groups = [[c.strip() for c in group.split(",") if c.strip()] for group in combine]
+    for group in groups:
+        if len(group) < 2:
+            raise click.UsageError(f"--combine {','.join(group)}: name two statements or more")
     ig = build_ir(app.load(package))
-    renderer = StubsRenderer(ig, overlays, templates)
+    renderer = StubsRenderer(ig, overlays, templates, groups)
     renderer.render(out)
     for w in renderer.warnings:
         log.warning("%s", w)
@@ -564,7 +583,9 @@ def serve(
     """Serve the IG's server CapabilityStatements with the reference implementation.
 
     One FastAPI app on uvicorn for all the statements named (an éditeur serves slot search
-    and regulator accounts on one base URL), backed by an SQLite store loaded with the
+    and regulator accounts on one base URL: /metadata answers their merged
+    CapabilityStatement, and each body is checked against the profile of the statement
+    declaring that write and the profiles it claims), backed by an SQLite store loaded with the
     package's examples (each resource once, Bundle entries included) or --data.
     Search parameters, includes, conditional updates and response Bundle profiles come
     from the statements and the project's [[stubs.overlay]] (docs/stubs.md).

@@ -8,7 +8,9 @@ profile rules used to validate request bodies.
 
 Behaviour, per FHIR R4 REST:
 
-* ``GET /metadata`` serves the CapabilityStatement(s);
+* ``GET /metadata`` serves one CapabilityStatement: the statement served, or for several
+  statements on one base their merge (:func:`merge_capabilities`: rest merged per resource
+  type, ``instantiates`` listing the statements);
 * ``GET /{type}/{id}``, ``GET /{type}`` and ``POST /{type}/_search`` (form body),
   ``POST /{type}``, ``PUT /{type}/{id}``, conditional ``PUT /{type}?<param>=...``,
   ``DELETE /{type}/{id}``, ``GET /{type}/{id}/_history`` as declared; an interaction
@@ -20,9 +22,11 @@ Behaviour, per FHIR R4 REST:
   a warning OperationOutcome entry, or 400 under ``Prefer: handling=strict``;
 * request bodies (``application/fhir+json``, ``application/json+fhir`` or
   ``application/json``) are read the strict way (400 for malformed JSON, duplicate keys,
-  nesting too deep, numbers too large), checked against the FHIR R4 JSON rules of
-  :mod:`.fhirjson` (400) and the profiles the statement names for the type (422); the
-  OperationOutcome names each element path;
+  nesting too deep, numbers too large, text not UTF-8), checked against the FHIR R4 JSON
+  rules of :mod:`.fhirjson` (400), against the profiles of the statements that declare
+  that interaction on the type (one of them must hold), and against each profile the body
+  claims in ``meta.profile`` that the server knows (422); the OperationOutcome names the
+  profile and each element path;
 * ``create`` answers 201 with ``Location``; a conditional update creates when nothing
   matches (201) and is 412 when several do;
 * every error is an OperationOutcome; a 500 never carries a traceback.
@@ -34,9 +38,11 @@ import gc
 import json
 import json.encoder
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -46,6 +52,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import fhirjson
+from .capability import merge_capabilities
 from .search import ParamDef, SearchRequest, parse_search
 from .store import (
     Gone,
@@ -55,6 +62,7 @@ from .store import (
     SearchResult,
     Store,
     StoredResource,
+    StoreError,
     UnsupportedSearch,
 )
 from .validation import Rules, validate
@@ -134,6 +142,15 @@ async def _freeze_startup_heap(_: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def _charset(request: Request) -> str:
+    """The ``charset`` parameter of the request's content type, lower case ('' if none)."""
+    for part in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return ""
+
+
 def _key(resource: Mapping[str, Any]) -> str:
     if isinstance(resource, StoredResource):
         return f"{resource.resource_type}/{resource.id}"
@@ -159,6 +176,36 @@ def _bundle_text(bundle: JSON, entries: Sequence[tuple[str | None, str, Mapping[
         for url, mode, resource in entries
     ]
     return f'{head[:-1]}, "entry": [{", ".join(parts)}]}}'
+
+
+def query_pairs(raw: bytes | str) -> list[tuple[str, str]]:
+    """``name=value`` pairs of a query string or form body, percent-decoded as UTF-8:
+    :class:`FhirError` 400 for text that is not (FHIR URLs and forms are UTF-8)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise FhirError(
+            400, "structure", f"the query is not UTF-8 percent-encoded text ({reason})"
+        ) from exc
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for an error message."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+# errors of the reference store and of handlers using its exceptions, as HTTP statuses
+_STORE_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (Gone, 410, "deleted"),
+    (NotFound, 404, "not-found"),
+    (PreconditionFailed, 412, "multiple-matches"),
+    (InvalidResource, 400, "invalid"),
+    (UnsupportedSearch, 400, "not-supported"),
+)
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class Handlers:
@@ -318,8 +365,13 @@ def build_app(
         lifespan=_freeze_startup_heap,
     )
     routes: dict[str, _Route] = {}
+    # (type, interaction) -> the profiles of the statements declaring that interaction
+    declared: dict[tuple[str, str], tuple[str, ...]] = {}
     for api in apis:
         for spec in api.resources:
+            for interaction in spec.interactions:
+                key = (spec.type, interaction)
+                declared[key] = tuple(dict.fromkeys(declared.get(key, ()) + spec.profiles))
             if spec.type in routes:
                 # two statements serving one type: merge what they declare
                 old = routes[spec.type].spec
@@ -349,6 +401,13 @@ def build_app(
         code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
         return _fhir_response(outcome([("error", code, str(exc.detail), ())]), exc.status_code)
 
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> Response:
+        for kind, status, code in _STORE_STATUS:
+            if isinstance(exc, kind):
+                return _fhir_response(outcome([("error", code, str(exc), ())]), status)
+        return _fhir_response(outcome([("error", "processing", str(exc), ())]), 400)
+
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> Response:
         log.exception("internal error")
@@ -372,9 +431,12 @@ def build_app(
             raise FhirError(
                 415, "not-supported", f"content type {ctype or '-'} is not {' or '.join(accepted)}"
             )
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        charset = _charset(request)
+        if charset not in ("", "utf-8", "utf8"):
+            raise FhirError(415, "not-supported", f"charset {charset}: FHIR bodies are UTF-8")
+        raw = await read_body(request)
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise FhirError(400, "structure", "the body is UTF-16 text: FHIR bodies are UTF-8")
         try:
             data, duplicates = fhirjson.parse(raw)
         except fhirjson.FhirJsonError as exc:
@@ -385,16 +447,38 @@ def build_app(
             raise FhirError(400, "structure", text, [d.location for d in duplicates])
         return data
 
-    async def body_of(request: Request, rtype: str, spec: ResourceSpec) -> JSON:
+    async def read_body(request: Request) -> bytes:
+        """The body, 413 past :data:`MAX_BODY` bytes (told by ``Content-Length`` before
+        reading it, when given)."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
+        return raw
+
+    def params(request: Request) -> list[tuple[str, str]]:
+        return query_pairs(request.scope.get("query_string", b""))
+
+    def check_id(rtype: str, rid: str) -> None:
+        if not _ID.fullmatch(rid):
+            raise FhirError(
+                400, "invalid", f"{rtype}/{_short(rid)}: not a FHIR id ([A-Za-z0-9-.]{{1,64}})"
+            )
+
+    async def body_of(request: Request, rtype: str, spec: ResourceSpec, interaction: str) -> JSON:
         data = await json_body(request, ACCEPTED_TYPES, FHIR_JSON)
         if not isinstance(data, dict) or data.get("resourceType") != rtype:
             got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
             raise FhirError(400, "structure", f"the body must be a {rtype} resource, got {got}")
-        check(data, spec)
+        check(data, spec, interaction)
         return data
 
-    def check(data: JSON, spec: ResourceSpec) -> None:
-        """The base resource (400) and the statement's profiles for the type (422)."""
+    def check(data: JSON, spec: ResourceSpec, interaction: str) -> None:
+        """The base resource (400); then (422) one of the profiles of the statements that
+        declare ``interaction`` on the type, and every profile the body claims in
+        ``meta.profile`` that the server knows."""
         if cfg.base_validator is not None:
             base = cfg.base_validator(data)
             if base:
@@ -404,17 +488,40 @@ def build_app(
                     "; ".join(f"{loc}: {msg}" for loc, msg in base),
                     [loc for loc, _ in base],
                 )
-        profiles = [p for p in spec.profiles if p in cfg.rules]
-        if profiles:
-            results = [validate(data, cfg.rules[p], cfg.rules, cfg.invariants) for p in profiles]
-            if all(any(i.severity == "error" for i in r) for r in results):
-                errors = [i for i in min(results, key=len) if i.severity == "error"]
-                raise FhirError(
-                    422,
-                    "processing",
-                    "; ".join(str(i) for i in errors),
-                    [i.location for i in errors],
-                )
+        errors_of: dict[str, list[Any]] = {}
+
+        def errors(profile: str) -> list[Any]:
+            if profile not in errors_of:
+                issues = validate(data, cfg.rules[profile], cfg.rules, cfg.invariants)
+                errors_of[profile] = [i for i in issues if i.severity == "error"]
+            return errors_of[profile]
+
+        def reject(profile: str, found: list[Any]) -> FhirError:
+            text = "; ".join(str(i) for i in found)
+            return FhirError(
+                422,
+                "processing",
+                f"not valid against {profile}: {text}",
+                [i.location for i in found],
+            )
+
+        wanted = declared.get((spec.type, interaction), spec.profiles)
+        profiles = [p for p in wanted if p in cfg.rules]
+        # the claimed profiles first: a body claiming one of the declared profiles is
+        # judged by it
+        meta = data.get("meta")
+        claims = meta.get("profile") if isinstance(meta, dict) else None
+        claimed = (
+            [c.split("|", 1)[0] for c in claims or [] if isinstance(c, str)]
+            if isinstance(claims, list)
+            else []
+        )
+        for profile in (c for c in claimed if c in cfg.rules):
+            if errors(profile):
+                raise reject(profile, errors(profile))
+        if profiles and all(errors(p) for p in profiles):
+            best = min(profiles, key=lambda p: len(errors(p)))
+            raise reject(best, errors(best))
 
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -432,7 +539,7 @@ def build_app(
             )
             warning = outcome([("warning", "not-supported", text, ())])
             entries.append((None, "outcome", warning))
-        query = urlencode(list(request.query_params.multi_items()), safe=":,")
+        query = urlencode(params(request), safe=":,")
         out: JSON = {"resourceType": "Bundle", "type": "searchset", "total": result.total}
         if result.matches and spec.bundle_profile:
             out["meta"] = {"profile": [spec.bundle_profile]}
@@ -441,18 +548,20 @@ def build_app(
         ]
         return Response(_bundle_text(out, entries), media_type=FHIR_JSON)
 
+    started = datetime.now(UTC).replace(microsecond=0).isoformat()
+    statement = (
+        dict(apis[0].capability)
+        if len(apis) == 1
+        else merge_capabilities([a.capability for a in apis], started)
+    )
+
     @app.get("/metadata")
-    async def metadata() -> Response:
-        caps = [dict(a.capability) for a in apis]
-        return _fhir_response(
-            caps[0]
-            if len(caps) == 1
-            else {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": c} for c in caps],
-            }
-        )
+    async def metadata(request: Request) -> Response:
+        if len(apis) == 1:
+            return _fhir_response(statement)
+        served = dict(statement)
+        served["implementation"] = {**statement["implementation"], "url": base_url(request)}
+        return _fhir_response(served)
 
     def history_bundle(rtype: str, versions: list[JSON], rid: str | None = None) -> Response:
         entries = []
@@ -499,7 +608,7 @@ def build_app(
         except Gone as exc:
             raise FhirError(410, "deleted", str(exc)) from exc
         except NotFound as exc:
-            raise FhirError(404, "not-found", f"{rtype}/{rid} not found") from exc
+            raise FhirError(404, "not-found", f"{rtype}/{_short(rid)} not found") from exc
         return _fhir_response(res)
 
     async def do_search(request: Request, rtype: str, pairs: list[tuple[str, str]]) -> Response:
@@ -514,26 +623,22 @@ def build_app(
 
     @app.get("/{rtype}")
     async def search_get(request: Request, rtype: str) -> Response:
-        return await do_search(request, rtype, list(request.query_params.multi_items()))
+        return await do_search(request, rtype, params(request))
 
     @app.post("/{rtype}/_search")
     async def search_post(request: Request, rtype: str) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in ("application/x-www-form-urlencoded", ""):
             raise FhirError(415, "not-supported", f"_search takes a form body, not {ctype}")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise FhirError(413, "too-costly", f"body larger than {MAX_BODY} bytes")
-        try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FhirError(400, "structure", f"the form body cannot be read: {exc}") from exc
-        return await do_search(request, rtype, list(request.query_params.multi_items()) + pairs)
+        if _charset(request) not in ("", "utf-8", "utf8"):
+            raise FhirError(415, "not-supported", "a _search form body is UTF-8")
+        raw = await read_body(request)
+        return await do_search(request, rtype, params(request) + query_pairs(raw))
 
     @app.post("/{rtype}")
     async def create(request: Request, rtype: str) -> Response:
         route = route_for(rtype, "create")
-        data = await body_of(request, rtype, route.spec)
+        data = await body_of(request, rtype, route.spec, "create")
         try:
             res = handlers.create(rtype, data)
         except InvalidResource as exc:
@@ -547,11 +652,11 @@ def build_app(
         key = route.spec.conditional_update
         if key is None:
             raise FhirError(405, "not-supported", f"conditional update is not supported on {rtype}")
-        pairs = list(request.query_params.multi_items())
+        pairs = params(request)
         if not pairs:
             raise FhirError(400, "required", f"conditional update of {rtype} needs ?{key}=...")
         req = parse_request(route.spec, pairs, cfg, strict=True)
-        data = await body_of(request, rtype, route.spec)
+        data = await body_of(request, rtype, route.spec, "update")
         try:
             res, created = handlers.conditional_update(rtype, req, data)
         except PreconditionFailed as exc:
@@ -562,7 +667,8 @@ def build_app(
     @app.put("/{rtype}/{rid}")
     async def update(request: Request, rtype: str, rid: str) -> Response:
         route = route_for(rtype, "update")
-        data = await body_of(request, rtype, route.spec)
+        check_id(rtype, rid)
+        data = await body_of(request, rtype, route.spec, "update")
         if data.get("id") not in (None, rid):
             raise FhirError(400, "invalid", f"the body's id {data.get('id')!r} is not {rid!r}")
         data["id"] = rid
@@ -573,6 +679,7 @@ def build_app(
     @app.patch("/{rtype}/{rid}")
     async def patch(request: Request, rtype: str, rid: str) -> Response:
         route = route_for(rtype, "patch")
+        check_id(rtype, rid)
         operations = await json_body(request, (JSON_PATCH,), "")
         if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
             raise FhirError(400, "structure", "a JSON Patch is a list of operation objects")
@@ -581,7 +688,7 @@ def build_app(
         except Gone as exc:
             raise FhirError(410, "deleted", str(exc)) from exc
         except NotFound as exc:
-            raise FhirError(404, "not-found", f"{rtype}/{rid} not found") from exc
+            raise FhirError(404, "not-found", f"{rtype}/{_short(rid)} not found") from exc
         try:
             patched = jsonpatch.apply_patch(current, operations)
         except jsonpatch.JsonPatchTestFailed as exc:
@@ -592,13 +699,14 @@ def build_app(
             raise FhirError(422, "processing", f"the patch must leave a {rtype} resource")
         if patched.get("id") != rid:
             raise FhirError(422, "processing", f"the patch must not change the id {rid!r}")
-        check(patched, route.spec)
+        check(patched, route.spec, "patch")
         res, _ = handlers.update(rtype, rid, patched)
         return _fhir_response(res, 200, {"Location": f"{base_url(request)}/{rtype}/{rid}"})
 
     @app.delete("/{rtype}/{rid}")
     async def delete(rtype: str, rid: str) -> Response:
         route_for(rtype, "delete")
+        check_id(rtype, rid)
         handlers.delete(rtype, rid)
         return Response(status_code=204)
 

@@ -1,10 +1,11 @@
-"""IR + API plan -> installable server packages, one per server CapabilityStatement.
+"""IR + API plan -> installable server packages, one per server CapabilityStatement
+(and one per ``--combine`` group of statements served on one base).
 
 Each package holds the statement's declarations as data (``api.py``), a typed handler
 interface with one method per declared interaction (``handlers.py``, typed with the
 generated models), the reference implementation on the SQLite store loaded with the
 IG's examples, the FastAPI app and a runner with TLS settings. The generic engine
-(``igtools/runtime/fhirapi.py``, ``search.py``, ``store.py``, ``tls.py``,
+(``igtools/runtime/capability.py``, ``fhirapi.py``, ``search.py``, ``store.py``, ``tls.py``,
 ``validation.py``) is copied in; the models package (``igtools models``) is written
 beside the servers.
 """
@@ -21,9 +22,16 @@ from typing import Any
 from igtools import __version__
 from igtools.ir.model import IG
 from igtools.render.models.python import ModelsRenderer, fhir_class, format_python, snake
+from igtools.render.stubs.combine import combine_apis, shared_types
 from igtools.render.stubs.flows import flows
 from igtools.render.stubs.plan import Api, Overlay, build_plan
-from igtools.render.stubs.server import _capability_json, api_spec, load_data, store_params
+from igtools.render.stubs.server import (
+    _capability_json,
+    api_spec,
+    load_data,
+    select_apis,
+    store_params,
+)
 from igtools.render.stubs.writes import writes
 from igtools.render.templating import environment, render
 from igtools.runtime.fhirapi import AppConfig
@@ -34,6 +42,7 @@ from igtools.validate.rules import build_rules
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 TYPES_TABLE = RUNTIME_DIR.parent / "data" / "fhir-r4-types.json"
 SERVER_RUNTIME: tuple[str, ...] = (
+    "capability.py",
     "fhirapi.py",
     "fhirjson.py",
     "search.py",
@@ -103,6 +112,7 @@ class ServerView:
     contract_flows: str = "[]"
     contract_writes: str = "[]"
     contract_bundle_profiles: str = "{}"
+    combined: bool = False  # several statements on one base (``--combine``)
 
 
 class StubsRenderer:
@@ -111,9 +121,11 @@ class StubsRenderer:
         ig: IG,
         overlays: list[Overlay] | None = None,
         templates: Path | None = None,
+        combine: list[list[str]] | None = None,
     ) -> None:
         self.ig = ig
         self.overlays = overlays or []
+        self.combine = combine or []
         self.env = environment("stubs", templates)
         self.warnings: list[str] = []
         self._rules: dict[str, Rules] | None = None
@@ -134,8 +146,14 @@ class StubsRenderer:
         store = Store(params=params)
         load_data(store, self.ig, None)
         reference = (store, AppConfig(others=store.param_defs_by_type()))
-        for api in (a for a in apis if a.mode == "server"):
-            view = self._view(api, classes, params_src, reference)
+        servers: list[tuple[Api, list[Api] | None]] = [
+            (a, None) for a in apis if a.mode == "server"
+        ]
+        for ids in self.combine:  # one server for several statements
+            chosen = select_apis(apis, ids, "--combine")
+            servers.append((combine_apis(chosen), chosen))
+        for api, parts in servers:
+            view = self._view(api, classes, params_src, reference, parts)
             root = out / f"{view.package}"
             pkg = root / view.package
             if root.exists():
@@ -231,12 +249,16 @@ class StubsRenderer:
         classes: dict[str, tuple[str, str]],
         params_src: str,
         reference: tuple[Store, AppConfig],
+        parts: list[Api] | None = None,
     ) -> ServerView:
+        """The template context of the server of ``api``; ``parts``: the statements a
+        combined server answers (``api`` is then their merged plan)."""
         imports: set[tuple[str, str]] = set()
         resources = []
+        shared = shared_types(parts) if parts else set()
         for r in api.resources:
             model = None
-            for url in r.profiles:
+            for url in r.profiles if r.type not in shared else []:
                 if url in classes:
                     model = classes[url]
                     break
@@ -323,7 +345,6 @@ class StubsRenderer:
                 if wanted:
                     rv.methods.append(Method(f"{name}_{sn}", params, returns, doc))
             resources.append(rv)
-        capability = _capability_json(self.ig, api.capability)
         spec = api_spec(api, {})
         searches: list[tuple[str, str, list[str]]] = []
         dates: list[tuple[str, str]] = []
@@ -340,14 +361,31 @@ class StubsRenderer:
             dates += [(r.type, p.code) for p in r.params if p.type == "date"]
         specs = {r.type: r for r in spec.resources}
         flow_list = [f.as_tuple() for f in flows(api, specs, *reference)]
-        write_list = [w.as_tuple() for w in writes(api, self.ig, self._registry())]
+        # each statement's own writes: a body goes to the statement declaring the write
+        write_list = list(
+            {
+                w.type: w.as_tuple()
+                for part in reversed(parts or [api])
+                for w in writes(part, self.ig, self._registry())
+            }.values()
+        )
+        if parts:
+            specs_src = [
+                pysrc(api_spec(p, {})).replace("capability={}", f"capability=CAPABILITIES[{i}]")
+                for i, p in enumerate(parts)
+            ]
+            api_source = "[" + ", ".join(specs_src) + "]"
+            capability: Any = [_capability_json(self.ig, p.capability) for p in parts]
+        else:
+            api_source = pysrc(spec).replace("capability={}", "capability=CAPABILITY")
+            capability = _capability_json(self.ig, api.capability)
         bundle_profiles = {r.type: r.bundle_profile for r in api.resources if r.bundle_profile}
         return ServerView(
             api=api,
             package=f"{api.python_name}_server",
             resources=resources,
             model_imports=sorted(imports),
-            api_source=pysrc(spec).replace("capability={}", "capability=CAPABILITY"),
+            api_source=api_source,
             capability_source=pysrc(capability),
             store_params_source=params_src,
             contract_searches=pysrc(searches),
@@ -356,4 +394,5 @@ class StubsRenderer:
             contract_flows=pysrc(flow_list),
             contract_writes=pysrc(write_list),
             contract_bundle_profiles=pysrc(bundle_profiles),
+            combined=parts is not None,
         )

@@ -25,8 +25,9 @@ from igtools.runtime.store import Store, StoreParam, with_bundle_entries
 from igtools.validate.rules import build_rules
 
 
-def select_apis(apis: list[Api], wanted: list[str]) -> list[Api]:
-    """The server-mode APIs named by id, name or URL (all servers when none named)."""
+def select_apis(apis: list[Api], wanted: list[str], option: str = "--capability") -> list[Api]:
+    """The server-mode APIs named by id, name or URL (all servers when none named);
+    an unknown name is an error naming ``option``."""
     servers = [a for a in apis if a.mode == "server"]
     if not wanted:
         return servers
@@ -36,8 +37,7 @@ def select_apis(apis: list[Api], wanted: list[str]) -> list[Api]:
         if not found:
             known = ", ".join(sorted(a.capability for a in servers))
             raise IgtoolsError(
-                f"--capability {w}: no server CapabilityStatement of that id or name "
-                f"(known: {known})"
+                f"{option} {w}: no server CapabilityStatement of that id or name (known: {known})"
             )
         out.extend(f for f in found if f not in out)
     return out
@@ -148,6 +148,11 @@ def _capability_json(ig: IG, cid: str) -> dict[str, Any]:
                             {
                                 "type": r.type,
                                 **({"profile": r.profile} if r.profile else {}),
+                                **(
+                                    {"supportedProfile": list(r.supported_profiles)}
+                                    if r.supported_profiles
+                                    else {}
+                                ),
                                 "interaction": [{"code": i} for i in r.interactions],
                                 "searchParam": [
                                     {
@@ -157,6 +162,17 @@ def _capability_json(ig: IG, cid: str) -> dict[str, Any]:
                                     }
                                     for p in r.search_params
                                 ],
+                                **(
+                                    {"searchInclude": list(r.search_includes)}
+                                    if r.search_includes
+                                    else {}
+                                ),
+                                **(
+                                    {"searchRevInclude": list(r.search_rev_includes)}
+                                    if r.search_rev_includes
+                                    else {}
+                                ),
+                                **({"conditionalUpdate": True} if r.conditional_update else {}),
                             }
                             for r in rest.resources
                         ],

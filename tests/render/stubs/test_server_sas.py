@@ -79,7 +79,9 @@ def test_metadata(base: str) -> None:
     r = _get(base, "/metadata")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/fhir+json")
-    assert r.json()["resourceType"] == "Bundle"  # several statements served at once
+    statement = r.json()  # several statements served at once: one statement, merged
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert len(statement["instantiates"]) == len(SERVERS)
 
 
 def test_ps_indiv_slot_search(base: str, ig: IG) -> None:

@@ -22,6 +22,9 @@ CAPABILITY = {
             "resource": [
                 {
                     "type": "Patient",
+                    "supportedProfile": [
+                        "http://example.org/fhir/mini/StructureDefinition/mini-patient"
+                    ],
                     "interaction": [
                         {"code": "read"},
                         {"code": "vread"},
@@ -39,9 +42,13 @@ CAPABILITY = {
                             "definition": "http://example.org/fhir/mini/SearchParameter/mini-birth-place",
                         }
                     ],
+                    "searchRevInclude": ["Observation:subject"],
                 },
                 {
                     "type": "Observation",
+                    "supportedProfile": [
+                        "http://example.org/fhir/mini/StructureDefinition/mini-observation"
+                    ],
                     "interaction": [{"code": "read"}, {"code": "search-type"}],
                     "searchParam": [
                         {
@@ -55,6 +62,7 @@ CAPABILITY = {
                             "definition": "http://hl7.org/fhir/SearchParameter/clinical-code",
                         },
                     ],
+                    "searchInclude": ["Observation:subject"],
                 },
             ],
         },
@@ -63,6 +71,9 @@ CAPABILITY = {
             "resource": [
                 {
                     "type": "Patient",
+                    "supportedProfile": [
+                        "http://example.org/fhir/mini/StructureDefinition/mini-patient"
+                    ],
                     "interaction": [
                         {"code": "read"},
                         {"code": "vread"},
@@ -122,6 +133,8 @@ API = ApiSpec(
         ),
     ),
 )
+
+APIS = [API]
 
 # every search parameter the reference store indexes (for chains, _has and includes)
 STORE_PARAMS = (
@@ -595,4 +608,13 @@ STORE_PARAMS = (
     ),
 )
 
-__all__ = ["API", "CAPABILITY", "STORE_PARAMS", "ApiSpec", "ParamDef", "ResourceSpec", "StoreParam"]
+__all__ = [
+    "API",
+    "APIS",
+    "CAPABILITY",
+    "STORE_PARAMS",
+    "ApiSpec",
+    "ParamDef",
+    "ResourceSpec",
+    "StoreParam",
+]

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from ._runtime.fhirapi import AppConfig, build_app
 from ._runtime.store import Store, with_bundle_entries
 from ._runtime.validation import Rules
-from .api import API, STORE_PARAMS
+from .api import APIS, STORE_PARAMS
 from .handlers import Handlers, ReferenceHandlers
 
 
@@ -38,7 +38,7 @@ def create_app(handlers: Handlers | None = None, invariants: bool = True) -> Fas
     store = reference_store()
     others = store.param_defs_by_type()
     return build_app(
-        [API],
+        APIS,
         handlers if handlers is not None else ReferenceHandlers(store),
         # the models package's rules: the same runtime classes, copied into each package
         AppConfig(rules=cast(Mapping[str, Rules], REGISTRY), others=others, invariants=invariants),
