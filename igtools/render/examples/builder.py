@@ -273,6 +273,8 @@ class Builder:
     def value(self, el: Element, start: Any = None) -> Any:
         if el.fixed is not None:
             return copy.deepcopy(el.fixed[1])
+        if not el.types and el.pattern is None:
+            return None  # a content reference (Observation.component.referenceRange)
         t = self.pick_type(el)
         if el.is_choice and el.slices:
             # the constraints of a choice type's children are on its type slice
@@ -436,6 +438,7 @@ class Builder:
         elif code == "Attachment":
             obj.setdefault("contentType", "text/plain")
             obj.setdefault("title", "Document")
+            _attachment_size_and_hash(obj)
         elif code == "Meta":
             pass
         elif not obj and code not in ("BackboneElement", "Element"):
@@ -549,10 +552,17 @@ class Builder:
                 else ext.value_types
             )
         ]
+        if not ext.children and not types:
+            # a definition the package set does not hold: as the IG's examples use it
+            seen = self.harvest.extensions.get(out["url"])
+            return copy.deepcopy(seen[0]) if seen else None
         if ext.children and not types:
             nested = []
+            # an extension has content (ext-1): when no sub-extension is required, the
+            # first one that can be built
+            first = not any(c.min >= 1 for c in ext.children) and not self.full
             for child in ext.children:
-                if child.min >= 1 or self.full:
+                if child.min >= 1 or self.full or (first and not nested):
                     sub = Extension(
                         child.url,
                         child.name,
@@ -697,6 +707,25 @@ def _has_placeholder(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_placeholder(v) for v in value)
     return False
+
+
+def _attachment_size_and_hash(obj: dict[str, Any]) -> None:
+    """An attachment's size and hash as its data has them (the validator checks both)."""
+    import base64
+    import binascii
+    import hashlib
+
+    data = obj.get("data")
+    if not isinstance(data, str):
+        return
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return
+    if "size" in obj:
+        obj["size"] = len(raw)
+    if "hash" in obj:
+        obj["hash"] = base64.b64encode(hashlib.sha1(raw).digest()).decode("ascii")
 
 
 def _slice_key(s: Element) -> Any:

@@ -3,7 +3,9 @@
 When a binding's value set lives in a missing dependency (a national terminology, say),
 the codes the IG's examples use at the same element path are the most credible choice.
 Only codes, systems and identifier kinds are taken, never free text or identifier
-values: generated instances stay generated.
+values: generated instances stay generated. The one exception: an extension whose
+definition the package set does not hold is copied whole from an example that uses it
+(nothing else tells what it contains).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Harvest:
         self.codings: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.codes: dict[str, list[str]] = defaultdict(list)
         self.identifiers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.extensions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for ex in ig.examples:
             self._walk(ex.data, ex.resource_type)
 
@@ -32,6 +35,11 @@ class Harvest:
         if "resourceType" in node and path.count(".") > 0:
             path = str(node["resourceType"])  # a nested resource starts a new path
         url = node.get("url")
+        if isinstance(url, str) and path.endswith(".extension") and url.startswith("http"):
+            # whole extensions by url: for definitions the package set does not hold
+            seen = self.extensions[url]
+            if node not in seen:
+                seen.append(node)
         if isinstance(url, str) and path.endswith(".extension"):
             # an extension's content is found by its url (nested ones: parent url/url),
             # wherever the extension is used

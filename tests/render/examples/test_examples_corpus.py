@@ -63,23 +63,17 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "Bundle-pdsm-find-documentreferences-comprehensive-response-scenario": (
             "cardinality, structure"
         ),
-        "Bundle-pdsm-find-lists-response-scenario": "cardinality, slice",
         "DocumentReference-pdsm-comprehensive-document-reference-full": "cardinality",
         "DocumentReference-pdsm-comprehensive-document-reference-minimal": "cardinality",
-        "DocumentReference-pdsm-simplified-publish-full": "attachment",
-        "List-pdsm-folder-comprehensive-full": "cardinality",
-        "List-pdsm-folder-comprehensive-minimal": "cardinality",
         "List-pdsm-submissionset-comprehensive-full": "cardinality",
         "List-pdsm-submissionset-comprehensive-minimal": "cardinality",
     },
     "ans.fhir.fr.tddui#1.1.0": {
         "Bundle-tddui-bundle-scenario": "cardinality, pattern",
-        "DocumentReference-tddui-documentreference-full": "attachment",
     },
     "hl7.fhir.fr.core#2.1.0": {
-        "Observation-fr-core-observation-bp-full": "structure",
         "Patient-fr-core-patient-ins-full": "binding",
-        "Patient-fr-core-patient-ins-minimal": "binding, cardinality",
+        "Patient-fr-core-patient-ins-minimal": "binding",
         "PractitionerRole-fr-core-practitioner-role-full": "binding",
     },
     "hl7.fhir.fr.core#2.2.0": {
@@ -96,7 +90,6 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "Observation-us-core-vital-signs-full": "cardinality",
         "Organization-us-core-organization-full": "invariant:us-core-17",
         "Practitioner-us-core-practitioner-full": "invariant:us-core-17",
-        "QuestionnaireResponse-us-core-questionnaireresponse-full": "structure",
     },
 }
 
