@@ -28,30 +28,16 @@ def _fhir_resources(examples: list[dict[str, Any]]) -> None:
 
 
 def run(repeat: int) -> dict[str, Any]:
-    from corpus.validation import SUBSTITUTES, qa_packages
-    from igtools.ir.build import IRBuilder
-    from igtools.packages import PackageLoader, Settings
+    from corpus.validation import load, qa_packages
     from igtools.validate.validator import Validator
 
     jobs: list[tuple[Validator, list[dict[str, Any]]]] = []
     # the cache lives as long as the validators: they read definitions lazily
     with tempfile.TemporaryDirectory() as cache:
-        settings = Settings(
-            cache_dir=Path(cache),
-            package_dirs=[SHARED / "fhir-packages"],
-            offline=True,
-            substitutes=dict(SUBSTITUTES),
-        )
-        loader = PackageLoader(settings)
-        try:
-            for pkg in qa_packages(SHARED):
-                pset = loader.load(pkg)
-                builder = IRBuilder(pset)
-                validator = Validator(builder.build(), builder=builder)
-                examples = [e.data for e in pset.index.examples_of(pset.root.id)]
-                jobs.append((validator, examples))
-        finally:
-            loader.close()
+        for pkg in qa_packages(SHARED):
+            loaded = load(pkg, SHARED, Path(cache))
+            examples = [e.data for e in loaded.pset.index.examples_of(loaded.pset.root.id)]
+            jobs.append((loaded.validator, examples))
         everything = [d for _, ex in jobs for d in ex]
 
         def validate_all() -> None:

@@ -23,7 +23,10 @@ from pathlib import Path
 from corpus.classes import unreproducible
 from corpus.locate import best_line_paths, location_of, related
 from corpus.qa import QaMessage, parse_qa
+from igtools.ir.build import IRBuilder
+from igtools.packages import PackageSet
 from igtools.runtime.validation import Issue
+from igtools.validate.validator import Validator
 
 # dependency versions the corpus names that ../shared does not hold -> the ones it does
 SUBSTITUTES = {
@@ -98,33 +101,50 @@ def _errors(issues: list[Issue]) -> list[str]:
     return [str(i) for i in issues if i.severity in ("error", "fatal")]
 
 
-def validate_package(
-    package: str, shared: Path, cache_dir: Path | None = None, invariants: bool = True
-) -> PackageResult:
+@dataclass
+class Loaded:
+    """A corpus package loaded as ``igtools validate`` loads it (offline, from
+    ../shared/fhir-packages, with :data:`SUBSTITUTES`)."""
+
+    pset: PackageSet
+    builder: IRBuilder
+    validator: Validator
+
+
+def load(package: str, shared: Path, cache_dir: Path, invariants: bool = True) -> Loaded:
+    """``package`` with its dependencies, its IR builder and a validator over them (the
+    cache must outlive the validator: definitions are read lazily)."""
     from igtools.ir.build import IRBuilder
     from igtools.packages import PackageLoader, Settings
     from igtools.validate.validator import Validator
 
+    settings = Settings(
+        cache_dir=cache_dir,
+        package_dirs=[shared / "fhir-packages"],
+        offline=True,
+        substitutes=dict(SUBSTITUTES),
+    )
+    loader = PackageLoader(settings)
+    try:
+        pset = loader.load(package)
+    finally:
+        loader.close()
+    builder = IRBuilder(pset)
+    validator = Validator(builder.build(), invariants=invariants, builder=builder)
+    return Loaded(pset, builder, validator)
+
+
+def validate_package(
+    package: str, shared: Path, cache_dir: Path | None = None, invariants: bool = True
+) -> PackageResult:
     name, version = package.split("#")
     qa_file = shared / "ig-qa" / f"{name}-{version}" / "qa-eslintcompact.txt"
     qa = parse_qa(qa_file) if qa_file.is_file() else {}
     result = PackageResult(package, has_qa=qa_file.is_file())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            cache_dir=cache_dir or Path(tmp),
-            package_dirs=[shared / "fhir-packages"],
-            offline=True,
-            substitutes=dict(SUBSTITUTES),
-        )
-        loader = PackageLoader(settings)
-        try:
-            pset = loader.load(package)
-        finally:
-            loader.close()
-        builder = IRBuilder(pset)
-        ig = builder.build()
-        validator = Validator(ig, invariants=invariants, builder=builder)
+        loaded = load(package, shared, cache_dir or Path(tmp), invariants)
+        pset, validator = loaded.pset, loaded.validator
         result.warnings = list(pset.warnings)
         result.load_seconds = time.perf_counter() - start
         for entry in pset.index.examples_of(pset.root.id):

@@ -55,3 +55,11 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("IGTOOLS_PROJECT", raising=False)
     monkeypatch.delenv("IGTOOLS_OFFLINE", raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One FHIR package cache for every test that loads packages of the corpus in
+    ../shared with their dependencies (installing hl7.fhir.r4.core, the extensions and
+    the terminology takes seconds: once per run is enough)."""
+    return tmp_path_factory.mktemp("corpus-cache")

@@ -30,13 +30,6 @@ def _packages() -> list[str]:
     return qa_packages(SHARED) if (SHARED / "ig-qa").is_dir() else []
 
 
-@pytest.fixture(scope="module")
-def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One FHIR package cache for every package of the corpus (installing
-    hl7.fhir.r4.core takes seconds: once is enough)."""
-    return tmp_path_factory.mktemp("corpus-cache")
-
-
 def _files(result: PackageResult, verdict: str) -> set[str]:
     return {e.file for e in result.examples if e.verdict == verdict}
 

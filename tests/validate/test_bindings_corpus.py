@@ -23,7 +23,7 @@ import pytest
 
 from corpus.locate import line_paths, related
 from corpus.qa import QaMessage, parse_qa
-from corpus.validation import SUBSTITUTES, qa_packages
+from corpus.validation import load, qa_packages
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.shared
@@ -44,9 +44,9 @@ def _packages() -> list[str]:
     return qa_packages(SHARED) if (SHARED / "ig-qa").is_dir() else []
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tx-corpus-cache")
+@pytest.fixture
+def cache(corpus_cache: Path) -> Path:
+    return corpus_cache  # the session's (tests/conftest.py)
 
 
 def _coded(message: str) -> str | None:
@@ -78,25 +78,10 @@ def _reproducible(m: QaMessage, resolves: object) -> bool:
 def test_terminology_errors_as_the_reference(package: str, cache: Path) -> None:
     if not (SHARED / "ig-qa").is_dir():
         pytest.skip(f"{SHARED}/ig-qa absent: the corpus lives in ../shared")
-    from igtools.ir.build import IRBuilder
-    from igtools.packages import PackageLoader, Settings
-    from igtools.validate.validator import Validator
-
     name, version = package.split("#")
     qa = parse_qa(SHARED / "ig-qa" / f"{name}-{version}" / "qa-eslintcompact.txt")
-    settings = Settings(
-        cache_dir=cache,
-        package_dirs=[SHARED / "fhir-packages"],
-        offline=True,
-        substitutes=dict(SUBSTITUTES),
-    )
-    loader = PackageLoader(settings)
-    try:
-        pset = loader.load(package)
-    finally:
-        loader.close()
-    builder = IRBuilder(pset)
-    validator = Validator(builder.build(), invariants=False, builder=builder)
+    loaded = load(package, SHARED, cache, invariants=False)
+    pset, builder, validator = loaded.pset, loaded.builder, loaded.validator
 
     def resolves(url: str) -> bool:
         tx = builder.terminology

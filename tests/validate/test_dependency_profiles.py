@@ -23,9 +23,9 @@ FR_CORE_HEIGHT = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-observ
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One package cache for the module (installing hl7.fhir.r4.core takes seconds)."""
-    return tmp_path_factory.mktemp("cache")
+def shared_cache(corpus_cache: Path) -> Path:
+    """The session's package cache (installing hl7.fhir.r4.core takes seconds)."""
+    return corpus_cache
 
 
 @pytest.fixture(scope="module")
