@@ -557,7 +557,7 @@ class Builder:
             seen = self.harvest.extensions.get(out["url"])
             return copy.deepcopy(seen[0]) if seen else None
         if ext.children and not types:
-            nested = []
+            nested: list[dict[str, Any]] = []
             # an extension has content (ext-1): when no sub-extension is required, the
             # first one that can be built
             first = not any(c.min >= 1 for c in ext.children) and not self.full
