@@ -112,6 +112,9 @@ _PUBLISHER_OUTPUT = re.compile(
 _SUBPAGE = re.compile(r"^(.+?)-(definitions|mappings|examples|testing|history|changes)$")
 _RESOURCE_FORMAT = re.compile(r"^(.+)\.(json|xml|ttl)$")
 
+_FOOTNOTE_DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\](?!:)")
+
 # a line of a page copy list: `source.md;target.md`
 _COPY_LINE = re.compile(r"^\s*([^;\s/\\][^;/\\]*?\.md)\s*;\s*([^;\s/\\][^;/\\]*?\.md)\s*$")
 
@@ -970,7 +973,30 @@ class _Converter:
 
     # phase 2: rewrite and write
 
+    def check_footnotes(self, page: _Page) -> None:
+        """Footnote references (``[^3]``) without a definition (``[^3]: ...``) are listed:
+        the footnotes extension leaves them as text."""
+        defined: set[str] = set()
+        used: list[tuple[str, int]] = []
+        for ln in page.lines:
+            if ln.kind not in ("md", "htmlmd"):
+                continue
+            text = re.sub(r"(`+).*?\1", "", ln.text)
+            m = _FOOTNOTE_DEF.match(text)
+            if m:
+                defined.add(m.group(1))
+                text = text[m.end() :]
+            used += [(r, ln.src) for r in _FOOTNOTE_REF.findall(text)]
+        for ref, src in used:
+            if ref not in defined:
+                self.unconverted(
+                    f"{page.rel_source}:{src}",
+                    f"footnote [^{ref}] has no definition ([^{ref}]: ...) on the page; "
+                    "shown as text",
+                )
+
     def convert(self, page: _Page) -> str:
+        self.check_footnotes(page)
         regions: list[tuple[str, int, list[Line]]] = []
         for ln in page.lines:
             if regions and regions[-1][0] == ln.kind and regions[-1][1] == ln.block:

@@ -971,8 +971,16 @@ def test_sas_unconverted_is_complete(sas: tuple[ConvertedPages, Path, PageLinks]
     assert not any("specifications_techniques.txt" in line for line in result.unconverted)
     assert sum("is listed in pages: but" in line for line in result.unconverted) == 0
     assert not any(" no page input/pagecontent/" in line for line in result.unconverted)
-    # (before: the .txt, 6 pages and 6 menu entries missing, 7 links to them dropped)
-    assert result.unconverted == []
+    # (before: the .txt, 6 pages and 6 menu entries missing, 7 links to them dropped);
+    # left: a footnote the IG never defines (its text stays "[^3]" on the IG too)
+    assert result.unconverted == [
+        f"input/pagecontent/specifications_techniques-{page}.md:{line}: footnote [^3] has no "
+        "definition ([^3]: ...) on the page; shown as text"
+        for page, line in (("cpts-recherche_creneaux", 92), ("ps-recherche_creneaux", 92))
+    ] + [
+        "input/pagecontent/specifications_techniques-tous-gestion_rdv.md:83: footnote [^3] "
+        "has no definition ([^3]: ...) on the page; shown as text"
+    ]
     assert result.titles["specifications_techniques-sos-gestion_regulateur.md"] == (
         "SOS Médecins - Gestion des comptes régulateurs"
     )

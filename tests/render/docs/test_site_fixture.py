@@ -146,3 +146,28 @@ def test_diagram_error_stops_the_build_unless_no_strict(
     r = CliRunner().invoke(cli, [*args, "--no-strict"])
     assert r.exit_code == 0, r.output
     assert "diagram: input/images-source/classes.plantuml:1: PlantUML" in r.stderr
+
+
+def test_markdown_extensions_of_ig_pages(tmp_path: Path) -> None:
+    """Footnotes, definition lists, abbreviations, strikethrough, attribute lists."""
+    pages = tmp_path / "pages"
+    content = pages / "input" / "pagecontent"
+    content.mkdir(parents=True)
+    (content / "index.md").write_text(
+        "# Home\n\nA claim[^1] about the SAS.\n\nMissing[^9] note.\n\n"
+        "Term\n: its definition\n\n~~old~~ new\n\nStyled paragraph.\n{: .special}\n\n"
+        "[^1]: The footnote text.\n\n*[SAS]: Service d'accès aux soins\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "site"
+    args = ["--offline", "--cache-dir", str(tmp_path / "c"), "docs", str(FIXTURE)]
+    r = CliRunner().invoke(cli, [*args, "--pages", str(pages), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    html = (out / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'class="footnote"' in html and "The footnote text." in html
+    assert "[^1]" not in html
+    assert "<dl>" in html and "<dd>" in html and "its definition" in html
+    assert '<abbr title="Service d\'accès aux soins">SAS</abbr>' in html
+    assert "<del>old</del>" in html
+    assert '<p class="special">Styled paragraph.</p>' in html
+    assert "input/pagecontent/index.md:5: footnote [^9] has no definition" in r.stderr

@@ -149,6 +149,21 @@ def test_copied_pages_present_titled_and_in_the_nav(built: tuple[IG, DocsReport]
     assert not any("specifications_techniques" in u and ".txt" in u for u in report.unconverted)
 
 
+def test_labels_in_the_igs_language(built: tuple[IG, DocsReport]) -> None:
+    """No English label on the French IG's pages (the templates' words come from labels)."""
+    _, report = built
+    assert report.site is not None
+    art = report.site / "artefacts"
+    cap = next(art.glob("CapabilityStatement-*.html")).read_text(encoding="utf-8")
+    assert "<td>Nature</td>" in cap and "<td>Formats</td>" in cap
+    for english in ("<td>kind</td>", "<td>format</td>", "Mode server"):
+        assert english not in cap, english
+    sp = next(art.glob("SearchParameter-*.html")).read_text(encoding="utf-8")
+    for english in ("<td>code</td>", "<td>base</td>", "<td>target</td>", "<td>modifier</td>"):
+        assert english not in sp, english
+    assert "<td>Cibles</td>" in sp
+
+
 def _search_index(report: DocsReport) -> list[dict[str, str]]:
     assert report.site is not None
     data = json.loads((report.site / "search" / "search_index.json").read_text())
