@@ -383,8 +383,15 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
     profile or nested resource reported it, and an invariant broken at one place once
     whether a profile's snapshot or the data type's own definition carried it."""
     seen: set[tuple[str, str, str]] = set()
+    # an element a profile requires and the base requires too: the profile's cardinality
+    # issue says it (at the element), the base's "missing" issue (at its parent) goes
+    counted = {i.location for i in issues if i.rule == "cardinality"}
     out = []
     for i in issues:
+        if i.rule == "structure" and i.message.startswith("missing "):
+            name = i.message[len("missing ") :].partition(":")[0]
+            if f"{i.location}.{name}" in counted:
+                continue
         base = (
             i.rule in ("ele-1", "ext-1")
             or i.profile.startswith("base ")

@@ -238,3 +238,18 @@ def test_member_of_in_an_invariant(validator: Validator) -> None:
     assert validate(ok, rules, validator.rules) == []
     bad = {"resourceType": "Patient", "gender": "feminine"}
     assert [i.rule for i in validate(bad, rules, validator.rules)] == ["invariant:x-2"]
+
+
+def test_a_missing_element_reported_once(validator: Validator) -> None:
+    """Required by the base (R4 Observation.status) and by the profile: the profile's
+    cardinality issue names it, not a second base issue at its parent."""
+    height = _fr_core_example("Observation-FRCoreObservationBodyHeightExample.json")
+    del height["status"]
+    errors = [e for e in _errors(validator, height) if "status" in e]
+    # one per profile that requires it (the claimed one, and core's bodyheight implied by
+    # the LOINC code), none from the base at the parent
+    assert sorted(e.rsplit("; ", 1)[1] for e in errors) == [
+        "FRCoreObservationBodyHeightProfile)",
+        "observation-bodyheight)",
+    ], errors
+    assert all(e.startswith("Observation.status: ") for e in errors), errors
