@@ -80,6 +80,7 @@ def build_bundle(
     kinds = entry_kinds(ig, bundle)
     if not kinds:
         return None
+    btype = _bundle_type(bundle)
     match = match_type or kinds[0].profile.type
     groups = max(1, math.ceil(count / 10))
     ordered = _order(kinds, ig)
@@ -103,27 +104,54 @@ def build_bundle(
                 rid = f"{bundle_id}-{rtype.lower()}-{i + 1}"
                 res = builder.instance(kind.profile, rid, full=False, variant=i)
                 built.setdefault(rtype, []).append(f"{rtype}/{rid}")
-                entries.append(
-                    {
-                        "fullUrl": f"{BASE}/{rtype}/{rid}",
-                        "resource": res,
-                        "search": {"mode": "match" if rtype == match else "include"},
-                    }
-                )
+                entry: dict[str, Any] = {"fullUrl": f"{BASE}/{rtype}/{rid}", "resource": res}
+                if btype == "searchset":
+                    entry["search"] = {"mode": "match" if rtype == match else "include"}
+                elif btype in ("transaction", "batch"):
+                    method = _entry_method(bundle, kind.slice_name) or "PUT"
+                    url = f"{rtype}/{rid}" if method == "PUT" else rtype
+                    entry["request"] = {"method": method, "url": url}
+                elif btype in ("transaction-response", "batch-response"):
+                    entry["response"] = {"status": "201 Created"}
+                entries.append(entry)
     finally:
         builder.targets, builder.bundle_types = saved_targets, saved_types
-    entries.sort(key=lambda e: (e["search"]["mode"] != "match",))
     bundle_res: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": bundle_id,
         "meta": {"profile": [bundle.url]},
-        "type": "searchset",
-        "total": sum(1 for e in entries if e["search"]["mode"] == "match"),
-        "link": [{"relation": "self", "url": f"{BASE}/{match}"}],
-        "entry": entries,
+        "type": btype,
     }
+    if btype == "searchset":
+        entries.sort(key=lambda e: (e["search"]["mode"] != "match",))
+        bundle_res["total"] = sum(1 for e in entries if e["search"]["mode"] == "match")
+        bundle_res["link"] = [{"relation": "self", "url": f"{BASE}/{match}"}]
+    bundle_res["entry"] = entries
     _complete_bundle(builder, bundle, bundle_res)
     return bundle_res
+
+
+def _bundle_type(bundle: Profile) -> str:
+    """The Bundle type the profile fixes (a transaction, a document...), else searchset."""
+    el = bundle.root.child("type")
+    for value in (el.fixed, el.pattern) if el is not None else ():
+        if value is not None and isinstance(value[1], str):
+            return value[1]
+    return "searchset"
+
+
+def _entry_method(bundle: Profile, slice_name: str) -> str | None:
+    """The request method an entry slice fixes (POST for a creation), if any."""
+    entry = bundle.root.child("entry")
+    for s in entry.slices if entry is not None else []:
+        if s.slice_name != slice_name:
+            continue
+        request = s.child("request")
+        method = request.child("method") if request is not None else None
+        for value in (method.fixed, method.pattern) if method is not None else ():
+            if value is not None and isinstance(value[1], str):
+                return value[1]
+    return None
 
 
 def _complete_bundle(builder: Builder, bundle: Profile, res: dict[str, Any]) -> None:

@@ -42,8 +42,7 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "Practitioner-as-dr-practitioner-full": "cardinality",
     },
     "ans.fhir.fr.cds#2.0.1": {
-        "Bundle-cds-bundle-transaction-creation-scenario": "cardinality, pattern",
-        "Bundle-cds-bundle-transaction-maj-scenario": "pattern",
+        "Bundle-cds-bundle-transaction-creation-scenario": "cardinality",
         "Organization-cds-organization-full": "cardinality",
     },
     "ans.fhir.fr.eprescription#1.1.0-ballot": {
@@ -58,7 +57,7 @@ STILL_INVALID: dict[str, dict[str, str]] = {
     },
     "ans.fhir.fr.pdsm#3.1.1": {
         "Bundle-pdsm-comprehensive-provide-document-bundle-scenario": (
-            "cardinality, pattern, slice, structure"
+            "cardinality, slice, structure"
         ),
         "Bundle-pdsm-find-documentreferences-comprehensive-response-scenario": (
             "cardinality, structure"
@@ -67,9 +66,6 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "DocumentReference-pdsm-comprehensive-document-reference-minimal": "cardinality",
         "List-pdsm-submissionset-comprehensive-full": "cardinality",
         "List-pdsm-submissionset-comprehensive-minimal": "cardinality",
-    },
-    "ans.fhir.fr.tddui#1.1.0": {
-        "Bundle-tddui-bundle-scenario": "cardinality, pattern",
     },
     "hl7.fhir.fr.core#2.1.0": {
         "Patient-fr-core-patient-ins-full": "binding",
