@@ -132,26 +132,26 @@ class StubsRenderer:
 
     def render(self, out: Path) -> list[Path]:
         self.out = out
+        apis, warnings = build_plan(self.ig, self.overlays)
+        self.warnings += warnings
+        servers: list[tuple[Api, list[Api] | None]] = [
+            (a, None) for a in apis if a.mode == "server"
+        ]
+        for ids in self.combine:  # one server for several statements (checked before writing)
+            chosen = select_apis(apis, ids, "--combine")
+            servers.append((combine_apis(chosen), chosen))
         models = ModelsRenderer(self.ig)
         written = models.render(out / "models")
         classes = {
             v.profile.url: (f"{models.package_name}.{v.module}", v.class_name)
             for v in models.views()
         }
-        apis, warnings = build_plan(self.ig, self.overlays)
-        self.warnings += warnings
         params = store_params(self.ig)
         params_src = pysrc(tuple(params))
         # the reference store on the IG's examples: the answers the flow contract tests expect
         store = Store(params=params)
         load_data(store, self.ig, None)
         reference = (store, AppConfig(others=store.param_defs_by_type()))
-        servers: list[tuple[Api, list[Api] | None]] = [
-            (a, None) for a in apis if a.mode == "server"
-        ]
-        for ids in self.combine:  # one server for several statements
-            chosen = select_apis(apis, ids, "--combine")
-            servers.append((combine_apis(chosen), chosen))
         for api, parts in servers:
             view = self._view(api, classes, params_src, reference, parts)
             root = out / f"{view.package}"

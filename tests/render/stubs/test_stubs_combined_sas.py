@@ -124,3 +124,4 @@ def test_combined_contract_tests_pass_on_its_reference_server(stubs: Path) -> No
 def test_combine_needs_known_statements(ig: IG, tmp_path: Path) -> None:
     with pytest.raises(IgtoolsError, match="--combine NOPE"):
         _renderer(ig, [["SAS-GestionnaireStructure", "NOPE"]]).render(tmp_path)
+    assert not (tmp_path / "models").exists()  # nothing written
