@@ -216,6 +216,12 @@ class Builder:
             for s in el.slices:
                 if s.min >= 1 and s.types:
                     return s.types[0]
+            # a type the profile constrains (a slice of it) rather than one it leaves open
+            typed = [s for s in el.slices if s.types and not s.prohibited]
+            allowed = {t.code for t in el.types}
+            for s in typed:
+                if s.types[0].code in allowed:
+                    return s.types[0]
         return el.types[0] if el.types else TypeRef("string")
 
     def sliced_items(self, el: Element, existing: Any) -> list[Any]:
@@ -561,7 +567,14 @@ class Builder:
             # an extension has content (ext-1): when no sub-extension is required, the
             # first one that can be built
             first = not any(c.min >= 1 for c in ext.children) and not self.full
+            # sub-extensions the profile using the extension prohibits (max 0)
+            sub_el = el.child("extension")
+            banned = {
+                x.slice_name for x in (sub_el.slices if sub_el is not None else []) if x.prohibited
+            }
             for child in ext.children:
+                if child.name in banned or child.url in banned:
+                    continue
                 if child.min >= 1 or self.full or (first and not nested):
                     sub = Extension(
                         child.url,
