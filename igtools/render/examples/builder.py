@@ -306,6 +306,16 @@ class Builder:
         ):
             return None  # nested resources: handled by bundles and `contained`
         obj = self.fill(el, obj, force=True)
+        if not obj and el.min >= 1 and t.code not in DEFERRED:
+            # a required element has content (ele-1) even when all its children are
+            # optional: the first one that can be built
+            for child in el.children:
+                if child.prohibited or child.name in NEVER or child.name == "extension":
+                    continue
+                v = self.value(child)
+                if v is not None:
+                    obj[self.json_name(child)] = [v] if child.is_array else v
+                    break
         return self.complete_type(el, t, obj)
 
     def complete(self, el: Element, value: Any) -> Any:

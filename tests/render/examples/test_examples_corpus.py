@@ -42,9 +42,6 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "Organization-cds-organization-full": "cardinality",
     },
     "ans.fhir.fr.eprescription#1.1.0-ballot": {
-        "MedicationRequest-fr-inpatient-medicationrequest-full": "cardinality",
-        "MedicationRequest-fr-inpatient-medicationrequest-minimal": "cardinality",
-        "MedicationRequest-fr-medicationrequest-minimal": "cardinality",
         "Observation-fr-observation-for-prescription-minimal": "cardinality, invariant:vs-2",
     },
     "ans.fhir.fr.pdsm#3.1.1": {
