@@ -67,6 +67,7 @@ class DocsRenderer:
     ) -> None:
         self.ig = ig
         self.strict = strict  # diagrams PlantUML fails on: errors (else warnings)
+        self.narrative_pages: dict[str, str] = {}  # stem -> docs path, with --pages
         self.changes = changes  # Markdown of `igtools diff` against a previous version
         self.pset = pset
         self.pages_source = pages
@@ -112,6 +113,7 @@ class DocsRenderer:
         for asset in ("igtools.css", "iframe-worker-shim.js"):
             shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
         written.append(self._artefacts_index(site, docs, use_case))
+        self._map_text_links(site, docs, written)
         nav = self._with_artefacts_nav(nav, site)
         if self.models_dir is not None and (self.models_dir / "README.md").is_file():
             written.append(
@@ -160,6 +162,27 @@ class DocsRenderer:
         )
         return report
 
+    def _map_text_links(self, site: ArtefactSite, docs: Path, written: list[Path]) -> None:
+        """The IG Publisher links of the IG's texts on the artefact pages (and the home
+        page we write): to our pages, else to the published IG (see :mod:`.textlinks`)."""
+        from igtools.render.docs.pages import mkdocs_slug
+        from igtools.render.docs.textlinks import LinkMapper
+
+        mapper = LinkMapper(
+            {stem: page.path for stem, page in site.pages.items()},
+            self.narrative_pages,
+            self.ig.canonical,
+            mkdocs_slug,
+        )
+        for path in written:
+            rel = path.relative_to(docs).as_posix()
+            if path.suffix != ".md" or not (rel.startswith(f"{ART}/") or rel == "index.md"):
+                continue
+            text = path.read_text(encoding="utf-8")
+            new = mapper.rewrite(text, rel)
+            if new != text:
+                path.write_text(new, encoding="utf-8")
+
     def _convert_pages(
         self, site: ArtefactSite, docs: Path, report: DocsReport
     ) -> tuple[list[Any], dict[str, str]]:
@@ -186,6 +209,7 @@ class DocsRenderer:
         converted = convert_pages(self.pages_source, docs, links)
         report.unconverted.extend(converted.unconverted)
         report.diagrams.extend(converted.diagrams)
+        self.narrative_pages = {p.removesuffix(".md"): p for p in converted.titles}
         if converted.diagram_errors and self.strict:
             raise IgtoolsError(
                 f"PlantUML could not render {len(converted.diagram_errors)} diagram(s) "

@@ -1,0 +1,113 @@
+"""Links of the IG's texts on artefact pages: to our pages, else to the published IG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from igtools.ir import IG, build_ir
+from igtools.packages import PackageLoader, Settings
+from igtools.render.docs.pages import mkdocs_slug
+from igtools.render.docs.site import DocsRenderer
+from igtools.render.docs.textlinks import LinkMapper
+from tests.conftest import SHARED, shared_path
+
+BASE = "http://example.org/fhir/ig"
+ARTEFACTS = {
+    "StructureDefinition-p": "artefacts/StructureDefinition-p.md",
+    "Patient-ex": "artefacts/examples/Patient-ex.md",
+}
+
+
+def mapper(narrative: dict[str, str] | None = None, base: str | None = BASE) -> LinkMapper:
+    return LinkMapper(ARTEFACTS, narrative or {}, base, mkdocs_slug)
+
+
+def test_package_only_links_go_to_the_published_ig() -> None:
+    text = (
+        "See [the rules](general-requirements.html#must-support), "
+        "[p](StructureDefinition-p.html), [p defs](StructureDefinition-p-definitions.html#P.a), "
+        '[here](#summary), [ex](./Patient-ex.html), <a href="guidance.html">g</a>, '
+        "[web](https://hl7.org/x.html), [ours](../index.md), [mail](mailto:a@b.c)\n\n"
+        "## Summary\n\n[local](#summary) and [there](#elsewhere)\n\n"
+        '```json\n{"a": "[x](y.html)"}\n```\n'
+    )
+    out = mapper().rewrite(text, "artefacts/StructureDefinition-q.md")
+    assert f"[the rules]({BASE}/general-requirements.html#must-support)" in out
+    assert "[p](StructureDefinition-p.md)" in out
+    assert f"[p defs]({BASE}/StructureDefinition-p-definitions.html#P.a)" in out
+    assert "[ex](examples/Patient-ex.md)" in out
+    assert f'<a href="{BASE}/guidance.html">g</a>' in out
+    assert "[web](https://hl7.org/x.html)" in out and "[ours](../index.md)" in out
+    assert "[mail](mailto:a@b.c)" in out
+    # an anchor of the page itself stays; another goes to the published page
+    assert "[local](#summary)" in out and "[here](#summary)" in out
+    assert f"[there]({BASE}/StructureDefinition-q.html#elsewhere)" in out
+    assert '{"a": "[x](y.html)"}' in out  # code is not rewritten
+
+
+def test_narrative_pages_of_the_site_are_ours() -> None:
+    m = mapper({"general-requirements": "general-requirements.md"})
+    out = m.rewrite("[r](general-requirements.html#x)", "artefacts/examples/Patient-ex.md")
+    assert out == "[r](../../general-requirements.md)"
+
+
+def test_without_a_canonical_links_are_left() -> None:
+    out = mapper(base=None).rewrite(
+        "[r](general.html) [p](StructureDefinition-p.html#a)", "artefacts/x.md"
+    )
+    assert out == "[r](general.html) [p](StructureDefinition-p.md)"
+
+
+_FOLDER = SHARED / "fhir-packages"
+PACKAGES = sorted(
+    p.name
+    for p in (_FOLDER.glob("*.tgz") if _FOLDER.is_dir() else [])
+    # the FHIR core specification and THO are not IGs with pages of their own
+    if not p.name.startswith(("hl7.fhir.r4.core-", "hl7.terminology."))
+)
+
+
+@pytest.fixture(scope="module")
+def loader(tmp_path_factory: pytest.TempPathFactory) -> PackageLoader:
+    """One package cache for the module (the dependencies are shared between IGs)."""
+    return PackageLoader(
+        Settings(cache_dir=tmp_path_factory.mktemp("cache"), offline=True, package_dirs=[_FOLDER])
+    )
+
+
+# the extensions pack (856 pages, 746,000 internal links: about 4 minutes on 2 busy cores)
+# would take the test line past its budget: built with IGTOOLS_DOCS_ALL=1 (it passes)
+_SLOW = ("hl7.fhir.uv.extensions.",)
+_PARAMS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            name.startswith(_SLOW) and not os.environ.get("IGTOOLS_DOCS_ALL"),
+            reason="large package: set IGTOOLS_DOCS_ALL=1 to build it",
+        ),
+    )
+    for name in PACKAGES
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("package", _PARAMS or ["(none)"])
+def test_package_only_site_builds_strictly(
+    package: str, loader: PackageLoader, tmp_path: Path
+) -> None:
+    """`igtools docs PACKAGE --no-pages`: strict build, no broken link (US Core 6.1.0
+    had 10 links to its narrative pages, now to its published pages)."""
+    tgz = shared_path("fhir-packages", package)
+    pset = loader.load(str(tgz))
+    ig: IG = build_ir(pset)
+    renderer = DocsRenderer(ig, pset)
+    report = renderer.render(tmp_path)
+    renderer.build(tmp_path, report)  # raises on a strict-build failure or a broken link
+    assert report.links is not None and report.links.links > 0
+    if package.startswith("hl7.fhir.us.core-"):
+        server = tmp_path / "site" / "artefacts" / "CapabilityStatement-us-core-server.html"
+        html = server.read_text(encoding="utf-8")
+        assert 'href="http://hl7.org/fhir/us/core/general-requirements.html"' in html
