@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from igtools.ir.model import IG, Element, Profile
-from igtools.render.examples.builder import Builder, guess_type
+from igtools.render.examples.builder import Builder
+from igtools.render.examples.helpers import guess_type
 
 BASE = "https://fhir.exemple.fr/fhir"
 

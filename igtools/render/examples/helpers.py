@@ -1,0 +1,128 @@
+"""Helpers of the example builder that need no builder state: merging values,
+reference target types, attachment digests, slice keys, key order."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from igtools.ir.model import Element, Profile
+from igtools.validate.rules import compose_pattern
+
+JSON = Any
+CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+# the code used when no code of the right system or value set is known
+PLACEHOLDER_CODE = "exemple"
+
+
+def merge(base: JSON, extra: JSON) -> JSON:
+    """``base`` with ``extra`` added where ``base`` says nothing."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = merge(out[k], v) if k in out else v
+        return out
+    return base
+
+
+def is_resource(code: str) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        cls = get_fhir_model_class(code)
+    except (KeyError, ValueError):
+        return False
+    return bool(getattr(cls, "has_resource_base", lambda: False)())
+
+
+def guess_type(url: str) -> str | None:
+    """The resource type a profile URL is about, when the profile is not in the package
+    set: the core type for core URLs, else the longest resource type name its last
+    segment ends with (``.../FrLocation`` -> Location)."""
+    tail = url.partition("|")[0].rstrip("/").rsplit("/", 1)[-1]
+    if url.startswith(CORE_SD):
+        return tail
+    names = _resource_names()
+    found = [n for n in names if tail.endswith(n) or tail.lower().endswith(n.lower())]
+    return max(found, key=len) if found else None
+
+
+@cache
+def _resource_names() -> tuple[str, ...]:
+    from fhir.resources.R4B import fhirtypes
+
+    out = []
+    for name in dir(fhirtypes):
+        if name.endswith("Type") and is_resource(name[:-4]):
+            out.append(name[:-4])
+    return tuple(out)
+
+
+def _has_placeholder(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get("code") == PLACEHOLDER_CODE or any(
+            _has_placeholder(v) for v in value.values()
+        )
+    if isinstance(value, list):
+        return any(_has_placeholder(v) for v in value)
+    return False
+
+
+def _attachment_size_and_hash(obj: dict[str, Any]) -> None:
+    """An attachment's size and hash as its data has them (the validator checks both)."""
+    import base64
+    import binascii
+    import hashlib
+
+    data = obj.get("data")
+    if not isinstance(data, str):
+        return
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return
+    if "size" in obj:
+        obj["size"] = len(raw)
+    if "hash" in obj:
+        obj["hash"] = base64.b64encode(hashlib.sha1(raw).digest()).decode("ascii")
+
+
+def _slice_key(s: Element) -> Any:
+    """What identifies an item of slice ``s`` (its composed pattern, or its extension url)."""
+    for t in s.types:
+        if t.code == "Extension" and t.profiles:
+            return {"url": t.profiles[0].partition("|")[0]}
+    return compose_pattern(s)
+
+
+def _value_regexes(el: Element) -> list[str]:
+    out = []
+    for inv in el.constraints:
+        m = re.fullmatch(r"\s*value\.matches\('(.+)'\)\s*", inv.expression or "")
+        if m and inv.severity == "error":
+            out.append(m[1].replace("\\\\", "\\"))
+    value = el.child("value")
+    if value is not None:
+        for inv in value.constraints:
+            m = re.fullmatch(r"\s*\$this\.matches\('(.+)'\)\s*", inv.expression or "")
+            if m:
+                out.append(m[1])
+    return out
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def _ordered(res: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """Keys in FHIR order (resourceType, id, meta, then the snapshot's order)."""
+    order = ["resourceType", "id", "meta", "implicitRules", "language", "text", "contained"]
+    for el in profile.root.children:
+        for n in el.json_names():
+            if n not in order:
+                order.append(n)
+    known = {k: res[k] for k in order if k in res}
+    known.update({k: v for k, v in res.items() if k not in known})
+    return known
