@@ -165,11 +165,12 @@ def element_rows(
         if differential and not el.in_differential:
             continue
         depth = el.id.count(".")
+        indent = depth + el.id.count(":")  # a slice one level under its element
         if differential:
             name = f"`{cell(el.id.split('.', 1)[1] if depth else el.id)}`"
         else:
             label = el.id.rsplit(".", 1)[-1] if depth else el.id
-            name = ("&nbsp;&nbsp;" * depth) + f"`{cell(label)}`"
+            name = ("&nbsp;&nbsp;" * indent) + f"`{cell(label)}`"
         rows.append(
             {
                 "id": el.id,

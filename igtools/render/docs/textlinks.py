@@ -57,14 +57,16 @@ class LinkMapper:
         if path.endswith(".md") or path.startswith("../"):
             return url  # ours (written by a template or the page converter)
         name = posixpath.normpath(path).removeprefix("./")
-        stem = name[: -len(".html")] if name.endswith(".html") else None
-        if stem is not None and stem in self.artefact_pages and not anchor:
+        if not name.endswith((".html", ".htm")):
+            return url  # files (our downloads, images): the templates' own links
+        stem = name.rsplit(".", 1)[0]
+        if stem in self.artefact_pages and not anchor:
             return relative(self.artefact_pages[stem], from_path)
-        if stem is not None and stem in self.narrative_pages:
+        if stem in self.narrative_pages:
             return relative(self.narrative_pages[stem], from_path)  # its anchors are its own
         if self.base:
             return f"{self.base}/{name}{hash_}{anchor}"
-        if stem is not None and stem in self.artefact_pages:
+        if stem in self.artefact_pages:
             return relative(self.artefact_pages[stem], from_path)
         return url
 

@@ -164,6 +164,33 @@ def test_labels_in_the_igs_language(built: tuple[IG, DocsReport]) -> None:
     assert "<td>Cibles</td>" in sp
 
 
+def test_profile_elements_have_anchors_and_slices_nest(built: tuple[IG, DocsReport]) -> None:
+    """Each snapshot row carries its element id as anchor; a slice is one level under its
+    element (the structure tree of issue 13 item 3, first part)."""
+    ig, report = built
+    assert report.site is not None
+    for p in ig.profiles.values():
+        html = (report.site / "artefacts" / f"StructureDefinition-{p.id}.html").read_text(
+            encoding="utf-8"
+        )
+        for el in p.elements():
+            assert f'<span id="{el.id}"></span>' in html, (p.id, el.id)
+    sliced = next(
+        (p, el)
+        for p in ig.profiles.values()
+        if not p.is_extension
+        for el in p.elements()
+        if ":" in el.id and "." not in el.id.rsplit(":", 1)[1]
+    )
+    p, el = sliced
+    html = (report.site / "artefacts" / f"StructureDefinition-{p.id}.html").read_text(
+        encoding="utf-8"
+    )
+    row = html.split(f'<span id="{el.id}"></span>', 1)[1][:400]
+    depth = el.id.count(".") + el.id.count(":")
+    assert row.startswith("&nbsp;&nbsp;" * depth + "<code>"), row
+
+
 def _search_index(report: DocsReport) -> list[dict[str, str]]:
     assert report.site is not None
     data = json.loads((report.site / "search" / "search_index.json").read_text())

@@ -48,6 +48,11 @@ def test_package_only_links_go_to_the_published_ig() -> None:
     assert '{"a": "[x](y.html)"}' in out  # code is not rewritten
 
 
+def test_files_are_left_alone() -> None:
+    text = "[Download](json/StructureDefinition-q.json){ .md-button } ![i](images/a.png)"
+    assert mapper().rewrite(text, "artefacts/StructureDefinition-q.md") == text
+
+
 def test_narrative_pages_of_the_site_are_ours() -> None:
     m = mapper({"general-requirements": "general-requirements.md"})
     out = m.rewrite("[r](general-requirements.html#x)", "artefacts/examples/Patient-ex.md")
