@@ -313,7 +313,11 @@ class Builder:
                 if v is not None:
                     obj[self.json_name(child)] = [v] if child.is_array else v
                     break
-        return self.complete_type(el, t, obj)
+        done = self.complete_type(el, t, obj)
+        if isinstance(done, dict) and el.constraints:
+            # checked again with what completing the data type added (us-core-6)
+            self.repair(el, done)
+        return done
 
     def complete(self, el: Element, value: Any) -> Any:
         if isinstance(value, dict):

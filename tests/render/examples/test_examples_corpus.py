@@ -67,7 +67,6 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "PractitionerRole-fr-core-practitioner-role-full": "binding",
     },
     "hl7.fhir.us.core#6.1.0": {
-        "DocumentReference-us-core-documentreference-minimal": "invariant:us-core-6",
         "Observation-us-core-blood-pressure-full": "cardinality",
         "Observation-us-core-bmi-minimal": "cardinality",
         "Observation-us-core-vital-signs-full": "cardinality",
