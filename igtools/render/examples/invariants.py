@@ -68,7 +68,7 @@ def mentioned(expression: str) -> list[str]:
     """The element names an expression reads (in order, each once)."""
     text = re.sub(r"'(?:[^'\\]|\\.)*'", "''", expression)
     out: list[str] = []
-    for m in re.finditer(r"(?<![%$@\w])([A-Za-z_]\w*)(?!\s*\()", text):
+    for m in re.finditer(r"(?<![%$@\w])([A-Za-z_]\w*)\b(?!\s*\()", text):
         word = m[1]
         if word not in _KEYWORDS and word not in out and not word[:1].isupper():
             out.append(word)
