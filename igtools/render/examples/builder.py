@@ -315,7 +315,8 @@ class Builder:
                     break
         done = self.complete_type(el, t, obj)
         if isinstance(done, dict) and el.constraints:
-            # checked again with what completing the data type added (us-core-6)
+            # checked again with what completing the data type added (say, an invariant
+            # over an attachment's url or data)
             self.repair(el, done)
         return done
 

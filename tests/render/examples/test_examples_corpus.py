@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.validation import SUBSTITUTES
+from corpus.validation import load
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.shared
@@ -92,32 +92,11 @@ GENERATED: dict[str, int] = {
 }
 
 
-@pytest.fixture(scope="module")
-def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One FHIR package cache for every package (hl7.fhir.r4.core is installed once)."""
-    return tmp_path_factory.mktemp("examples-corpus-cache")
-
-
 def _generate_and_validate(package: str, cache: Path) -> tuple[int, dict[str, list[str]]]:
-    from igtools.ir.build import IRBuilder
-    from igtools.packages import PackageLoader, Settings
     from igtools.render.examples.writer import PARIS, ExamplesRenderer
-    from igtools.validate.validator import Validator
 
-    settings = Settings(
-        cache_dir=cache,
-        package_dirs=[SHARED / "fhir-packages"],
-        offline=True,
-        substitutes=dict(SUBSTITUTES),
-    )
-    loader = PackageLoader(settings)
-    try:
-        pset = loader.load(package)
-    finally:
-        loader.close()
-    builder = IRBuilder(pset)
-    ig = builder.build()
-    validator = Validator(ig, builder=builder)
+    loaded = load(package, SHARED, cache)
+    ig, validator = loaded.validator.ig, loaded.validator
     renderer = ExamplesRenderer(ig, seed=0, now=datetime(2026, 1, 5, tzinfo=PARIS))
     report = renderer.build()
     invalid: dict[str, list[str]] = {}
