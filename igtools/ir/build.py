@@ -39,13 +39,8 @@ class IRBuilder:
         if key in self._ext_profiles:
             return None
         self._ext_profiles[key] = None  # guards recursive definitions
-        entry = self.index.resolve(url)
-        if entry is None or entry.resource_type != "StructureDefinition":
-            return None
-        try:
-            prof = build_profile(entry.data, entry.package, self.extension)
-        except SnapshotError as exc:
-            self.warnings.append(str(exc))
+        prof = self._build(url)
+        if prof is None:
             return None
         self._ext_profiles[key] = prof
         if prof.extension is not None:
@@ -60,17 +55,24 @@ class IRBuilder:
         if key in self._profiles:
             return self._profiles[key]
         self._profiles[key] = None
-        entry = self.index.resolve(url)
-        if entry is None or entry.resource_type != "StructureDefinition":
-            return None
-        try:
-            prof = build_profile(entry.data, entry.package, self.extension)
-        except SnapshotError as exc:
-            self.warnings.append(f"{entry.path}: {exc}; skipped")
+        prof = self._build(url)
+        if prof is None:
             return None
         self._bind(prof)
         self._profiles[key] = prof
         return prof
+
+    def _build(self, url: str) -> Profile | None:
+        """The IR of the StructureDefinition at ``url`` in the package set (unbound);
+        None, with a warning naming its file when it cannot be read, otherwise."""
+        entry = self.index.resolve(url)
+        if entry is None or entry.resource_type != "StructureDefinition":
+            return None
+        try:
+            return build_profile(entry.data, entry.package, self.extension)
+        except SnapshotError as exc:
+            self.warnings.append(f"{entry.path}: {exc}; skipped")
+            return None
 
     def sd_type(self, url: str) -> str | None:
         """The type a StructureDefinition of the package set constrains (cheap: no IR)."""

@@ -335,17 +335,15 @@ class _Compiler:
         return self._lit(lambda focus, env: [v])
 
     def c_DateTimeLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
-        text = _text(node)[1:]
-        v = Temporal.parse(text, "date")
-        if v is None:
-            raise FhirPathError(f"invalid date/time literal @{text}")
-        return self._lit(lambda focus, env: [v])
+        return self._temporal(_text(node)[1:], "date", "date/time literal @")
 
     def c_TimeLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
-        text = _text(node)[2:]
-        v = Temporal.parse(text, "time")
+        return self._temporal(_text(node)[2:], "time", "time literal @T")
+
+    def _temporal(self, text: str, kind: str, shown: str) -> Fn:
+        v = Temporal.parse(text, kind)
         if v is None:
-            raise FhirPathError(f"invalid time literal @T{text}")
+            raise FhirPathError(f"invalid {shown}{text}")
         return self._lit(lambda focus, env: [v])
 
     def c_QuantityLiteral(self, node: dict[str, Any], ch: list[Any]) -> Fn:
