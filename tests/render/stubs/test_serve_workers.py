@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def test_two_workers_share_the_store(tmp_path: Path) -> None:
         "--workers", "2",
     )  # fmt: skip
     with serving.igtools_serve(tmp_path, str(tgz), *options, project=REPO) as (port, proc):
-        workers = _children(proc.pid)
+        # the socket listens before the forks: the port may answer before both workers exist
+        deadline = time.monotonic() + 30
+        while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(workers) == 2, workers
         base = f"http://127.0.0.1:{port}"
         headers = {"Content-Type": "application/fhir+json"}
