@@ -33,6 +33,7 @@ from igtools.render.examples.helpers import (
     _ordered,
     _slice_key,
     _value_regexes,
+    also_matches,
     guess_type,
     is_resource,
     merge,
@@ -246,6 +247,13 @@ class Builder:
                     # an optional slice we cannot fill with a real code: leave it out
                     self.skipped.append(f"{s.id}: no known code for it")
                     continue
+                if s.min == 0 and (others := also_matches(el, s, value)):
+                    # its discriminator does not tell it from another slice: an item
+                    # would match both (an error), so the optional slice is left out
+                    self.skipped.append(
+                        f"{s.id}: an item would also match slice(s) {', '.join(others)}"
+                    )
+                    continue
                 items.append(value)
         if self.full and not items and el.must_support:
             v = self.value(el)
@@ -337,6 +345,39 @@ class Builder:
         core = core_code_list(el.base_path) if el.type_codes == ["code"] else None
         return [(None, c, None) for c in core or ()]
 
+    def admissible(self, el: Element, codings: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The codings a required binding of ``el`` can accept: of its expanded codes, or
+        of the systems it includes whole without the package set holding them."""
+        b = el.binding
+        if b is None or b.strength != "required" or b.open_systems is None:
+            return codings
+        known = {(c.system, c.code) for c in b.codes or []}
+        return [
+            c
+            for c in codings
+            if c.get("system") in b.open_systems or (c.get("system"), c.get("code")) in known
+        ]
+
+    def known_codings(self, el: Element, system: str | None = None) -> list[dict[str, str]]:
+        """Codings the IG's examples use at ``el`` that its binding accepts, else codings
+        they use anywhere of a system the binding includes whole."""
+        seen = self.admissible(el, self.harvest.codings_at(el.path, system))
+        b = el.binding
+        if not seen and b is not None and b.open_systems:
+            for open_system in b.open_systems:
+                if system in (None, open_system):
+                    seen += self.harvest.codings_at(el.path, open_system)
+        return seen
+
+    def placeholder(self, el: Element) -> dict[str, str]:
+        """A placeholder coding, of the system the binding includes when there is one
+        (so that only the code is unknown), listed in the left-out notes."""
+        b = el.binding
+        systems = b.open_systems if b is not None and b.open_systems else ["urn:ietf:rfc:3986"]
+        vs = b.value_set if b is not None else None
+        self.skipped.append(f"{el.id}: placeholder code (value set {vs} is not in the package set)")
+        return {"system": systems[0], "code": PLACEHOLDER_CODE}
+
     def pick(self, options: list[Any]) -> Any:
         return options[0] if not self.full else self.data.random.choice(options)
 
@@ -356,16 +397,12 @@ class Builder:
                         if v
                     }
                     obj["coding"] = [coding]
-                elif seen := self.harvest.codings_at(el.path):
+                elif seen := self.known_codings(el):
                     obj["coding"] = [dict(self.pick(seen))]
                 elif el.binding is not None and el.binding.strength == "required":
                     # a required value set the package set does not hold: a text alone
                     # is invalid, a code of it cannot be known; a placeholder says so
-                    obj["coding"] = [{"system": "urn:ietf:rfc:3986", "code": PLACEHOLDER_CODE}]
-                    self.skipped.append(
-                        f"{el.id}: placeholder code (value set {el.binding.value_set} "
-                        "is not in the package set)"
-                    )
+                    obj["coding"] = [self.placeholder(el)]
                 else:
                     obj["text"] = el.short or "Exemple"
             elif obj.get("coding"):
@@ -378,7 +415,7 @@ class Builder:
                         if match[0][0] and "system" not in coding:
                             coding["system"] = match[0][0]
                         continue
-                    seen = self.harvest.codings_at(el.path, coding.get("system"))
+                    seen = self.known_codings(el, coding.get("system"))
                     if seen:
                         for k, v in self.pick(seen).items():
                             coding.setdefault(k, v)
@@ -387,7 +424,7 @@ class Builder:
                 match = [x for x in codes if x[0] in (None, obj["system"])]
                 if match:
                     obj["code"] = match[0][1]
-            seen = self.harvest.codings_at(el.path, obj.get("system"))
+            seen = self.known_codings(el, obj.get("system"))
             if "code" not in obj and not codes and seen:
                 for k, v in self.pick(seen).items():
                     obj.setdefault(k, v)
@@ -402,7 +439,8 @@ class Builder:
                         }
                     )
                 else:
-                    obj.setdefault("system", "urn:ietf:rfc:3986")
+                    for k, v in self.placeholder(el).items():
+                        obj.setdefault(k, v)
                     obj["code"] = PLACEHOLDER_CODE
         elif code == "Identifier":
             self.identifier(el, obj)
@@ -617,7 +655,8 @@ class Builder:
         else:
             val = self.complete_type(source, t, self.fill(source, {}, force=True))
         if val is not None and t.code in ("Coding", "CodeableConcept"):
-            val = self._harvested_coding(val, t.code, self.harvest.extension_codings(where, name))
+            seen = self.admissible(source, self.harvest.extension_codings(where, name))
+            val = self._harvested_coding(val, t.code, seen)
         if val is None:
             return None
         out[name] = val

@@ -126,3 +126,49 @@ def _ordered(res: dict[str, Any], profile: Profile) -> dict[str, Any]:
     known = {k: res[k] for k in order if k in res}
     known.update({k: v for k, v in res.items() if k not in known})
     return known
+
+
+def discriminator_key(sliced: Element, s: Element) -> Any:
+    """What the slicing's value/pattern discriminators read of an item of slice ``s``,
+    as a partial value (``{"type": {...}}``); None when a discriminator is of another
+    kind or ``s`` gives it no value (the item's slice cannot be told from it)."""
+    from igtools.validate.rules import _navigate
+
+    if sliced.slicing is None or not sliced.slicing.discriminators:
+        return None
+    key: dict[str, Any] = {}
+    for d in sliced.slicing.discriminators:
+        if d.type not in ("value", "pattern") or "(" in d.path:
+            return None
+        if d.path == "url" or d.path.endswith(".url"):
+            return None  # extensions: told apart by their url (see _slice_key)
+        target = _navigate(s, d.path)
+        value = compose_pattern(target) if target is not None else None
+        if value is None:
+            return None
+        parts = [p for p in d.path.split(".") if p not in ("$this", "")]
+        if not parts:
+            if isinstance(value, dict):
+                key = merge(key, value)
+                continue
+            return None
+        node = key
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return key or None
+
+
+def also_matches(sliced: Element, s: Element, item: Any) -> list[str]:
+    """The other slices of ``sliced`` whose discriminators ``item`` (built for slice
+    ``s``) also satisfies: an item matching two slices is an error."""
+    from igtools.runtime.validation import contains
+
+    out = []
+    for other in sliced.slices:
+        if other is s or other.prohibited:
+            continue
+        key = discriminator_key(sliced, other)
+        if key is not None and contains(item, key):
+            out.append(str(other.slice_name))
+    return out
