@@ -24,7 +24,6 @@ import pytest
 import yaml
 
 from igtools.render.docs import liquid
-from igtools.render.docs import pages as pages_module
 from igtools.render.docs.pages import ConvertedPages, PageLinks, convert_pages, mkdocs_slug
 from tests.conftest import FIXTURES, shared_path
 
@@ -85,7 +84,7 @@ def mini_links(**overrides: Any) -> PageLinks:
 
 @pytest.fixture
 def no_plantuml(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
 
 
 def fake_plantuml(folder: Path, fail: bool = False) -> str:
