@@ -261,6 +261,8 @@ class PackageLoader:
                 continue
             status.status, status.version = "resolved", pkg.version
             status.source, status.location = pkg.origin, pkg.location
+            if have is not None and have.version == pkg.version:
+                continue  # a substitute already loaded for another wanted version
             if have is not None:
                 warnings.append(
                     f"{name}: versions {have.version} and {pkg.version} both required; both loaded"

@@ -88,3 +88,30 @@ def test_config_table(tmp_path: Path) -> None:
     cfg.write_text(head + '"x" = 1\n')
     with pytest.raises(ConfigError, match=r"\[packages.substitutes\] 'x' must name a version"):
         load_project(tmp_path)
+
+
+def test_one_substitute_for_two_wanted_versions_is_loaded_once(
+    shared_packages: Path, cache_dir: Path
+) -> None:
+    # FR Core 2.2.0 wants hl7.terminology.r4 7.1.0, its extensions pack stand-in 6.5.0:
+    # both stand-ins are 7.0.1, one package, no "both loaded" warning
+    if not (shared_packages / "hl7.fhir.fr.core-2.2.0.tgz").is_file():
+        pytest.skip("hl7.fhir.fr.core-2.2.0.tgz absent from ../shared")
+    settings = Settings(
+        cache_dir=cache_dir,
+        package_dirs=[shared_packages],
+        offline=True,
+        substitutes={
+            "hl7.terminology.r4": "7.0.1",
+            "hl7.fhir.uv.extensions.r4": "5.3.0-ballot-tc1",
+        },
+    )
+    loader = PackageLoader(settings)
+    try:
+        pset = loader.load("hl7.fhir.fr.core#2.2.0")
+    finally:
+        loader.close()
+    term = [d for d in pset.dependencies if d.name == "hl7.terminology.r4"]
+    assert len(term) >= 2 and all(d.status == "resolved" for d in term), term
+    assert [p.id for p in pset.packages].count("hl7.terminology.r4#7.0.1") == 1
+    assert not [w for w in pset.warnings if "both loaded" in w]
