@@ -21,6 +21,7 @@ from typing import Any
 from igtools.errors import IgtoolsError
 from igtools.ir.snapshot import FHIR_SD, SnapshotGenerator
 from igtools.packages.index import ResourceIndex
+from igtools.packages.spec import version_key
 
 Json = dict[str, Any]
 
@@ -189,11 +190,20 @@ def compare_package(index: ResourceIndex, package: str) -> list[ProfileResult]:
     return results
 
 
-def load_package_index(package_dir: Path, arg: str, cache: Path) -> tuple[ResourceIndex, str]:
-    """The index of package ``arg`` (``name#version``), its dependencies and the core."""
+def load_package_index(
+    package_dir: Path, arg: str, cache: Path, substitutes: dict[str, str] | None = None
+) -> tuple[ResourceIndex, str]:
+    """The index of package ``arg`` (``name#version``), its dependencies and the core.
+
+    ``substitutes``: package name -> the version standing in for a dependency version
+    ``package_dir`` does not hold (default: the only version it holds of that package)."""
     from igtools.packages import PackageLoader, Settings
 
-    loader = PackageLoader(Settings(cache_dir=cache, package_dirs=[package_dir], offline=True))
+    if substitutes is None:
+        substitutes = held_versions(package_dir)
+    loader = PackageLoader(
+        Settings(cache_dir=cache, package_dirs=[package_dir], offline=True, substitutes=substitutes)
+    )
     pset = loader.load(arg)
     if not any(p.name == "hl7.fhir.r4.core" for p in pset.packages):
         core = loader.fetch(_core_ref())
@@ -205,6 +215,39 @@ def _core_ref() -> Any:
     from igtools.packages.spec import PackageRef
 
     return PackageRef("hl7.fhir.r4.core", "4.0.1")
+
+
+def held_versions(folder: Path) -> dict[str, str]:
+    """``name#wanted`` -> the version ``folder`` holds, for the dependency versions its
+    packages declare that it does not hold but holds another of the same major version
+    (the extensions pack 5.3.0 for 5.2.0; not 5.3.0 for 1.0.0, whose texts differ)."""
+    import json
+    import tarfile
+
+    held: dict[str, list[str]] = {}
+    wanted: set[tuple[str, str]] = set()
+    for tgz in sorted(folder.glob("*.tgz")):
+        try:
+            with tarfile.open(tgz) as tar:
+                member = tar.extractfile("package/package.json")
+                manifest = json.loads(member.read()) if member is not None else {}
+        except (OSError, KeyError, tarfile.TarError, ValueError):
+            continue
+        name, version = manifest.get("name"), manifest.get("version")
+        if isinstance(name, str) and isinstance(version, str):
+            held.setdefault(name, []).append(version)
+        for dep, v in (manifest.get("dependencies") or {}).items():
+            if isinstance(v, str):
+                wanted.add((dep, v))
+    out: dict[str, str] = {}
+    for dep, v in sorted(wanted):
+        versions = held.get(dep) or []
+        if v in versions:
+            continue
+        same_major = [h for h in versions if h.split(".")[0] == v.split(".")[0]]
+        if same_major:
+            out[f"{dep}#{v}"] = max(same_major, key=version_key)
+    return out
 
 
 def packages_in(folder: Path) -> list[str]:

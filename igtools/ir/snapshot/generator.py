@@ -241,6 +241,7 @@ class SnapshotGenerator:
                     self._expand_type_profile(node, d, url, eid)
                 node.fresh = False
                 node.touched = True
+                node.diffs.append(d)
         finally:
             self._state.pop()
             sliced_hits = self._sliced_hits.pop()
@@ -413,6 +414,7 @@ class SnapshotGenerator:
             node.unfolded = True
             return
         types = types_of(node.el)
+        profiles: list[str] = []
         if len(types) == 1:
             t = types[0]
             profiles = [p for p in t.get("profile") or [] if isinstance(p, str)]
@@ -430,6 +432,29 @@ class SnapshotGenerator:
         tree = self._tree(type_url, f"type of {eid} in {url}")
         node.children = [c.clone() for c in tree.orig_children]
         node.unfolded = True
+        if intro is not None and intro.unfolded and intro.inner and profiles:
+            # a slice typed with a data type profile, of an element the differential
+            # constrained inside: the profile's children, then those constraints again
+            self._reapply(intro.children, node.children, url)
+
+    def _reapply(self, constrained: list[Node], target: list[Node], url: str) -> None:
+        """Merge the differential elements applied to ``constrained`` (and below) onto the
+        children of the same names in ``target``."""
+        for c in constrained:
+            t = next((x for x in target if x.name == c.name), None)
+            if t is None:
+                continue
+            for d in c.diffs:
+                merge_element(
+                    t,
+                    d,
+                    url,
+                    False,
+                    lambda u: self._profile_root(u, f"profile in {url}"),
+                    self.problems,
+                )
+            if c.children and t.children:
+                self._reapply(c.children, t.children, url)
 
     def _profile_root(self, url: str, wanted_by: str) -> Json | None:
         """The root element of the profile ``url`` names (None if unknown); a resource

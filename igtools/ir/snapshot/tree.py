@@ -33,6 +33,7 @@ class Node:
     __slots__ = (
         "auto_sliced",
         "children",
+        "diffs",
         "el",
         "fresh",
         "inner",
@@ -60,6 +61,7 @@ class Node:
         self.intro: Node | None = None  # for a slice, the element it slices
         self.unfolded = False  # children given from its type by this generation
         self.auto_sliced = False  # slicing added for slices the differential did not introduce
+        self.diffs: list[Json] = []  # the differential elements merged onto it (this generation)
 
     def freeze(self) -> None:
         """Record the current structure as the original one (after building a tree)."""
