@@ -40,6 +40,7 @@ from igtools.render.examples.helpers import (
 )
 from igtools.render.examples.invariants import satisfy
 from igtools.render.examples.regexgen import generate_matching
+from igtools.render.examples.repair import ExampleValues, alternatives
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
 
@@ -78,6 +79,7 @@ class Builder:
         self.harvest = Harvest(ig)
         self.skipped: list[str] = []  # optional parts left out, and why
         self.scope: Scope | None = None
+        self._example_values: ExampleValues | None = None
         bundle_profiles = {
             p
             for prof in ig.profiles.values()
@@ -194,8 +196,15 @@ class Builder:
 
     def repair(self, el: Element, obj: dict[str, Any]) -> None:
         """Satisfy the element's invariants (see :mod:`.invariants`)."""
-        for key in satisfy(el, obj, self.value, self.json_name):
+        for key in satisfy(el, obj, self.value, self.json_name, self.alternatives):
             self.skipped.append(f"{el.id}: invariant {key} could not be satisfied")
+
+    def alternatives(self, el: Element, name: str, value: Any) -> list[Any]:
+        """Other values to try for the child ``name`` of ``el`` when ``value`` breaks an
+        invariant (see :mod:`.repair`)."""
+        if self._example_values is None:
+            self._example_values = ExampleValues.of(self.ig)
+        return alternatives(el, name, value, self._example_values)
 
     def json_name(self, el: Element) -> str:
         if not el.is_choice:

@@ -5,7 +5,9 @@ b.exists()``, ``x.empty() or y.exists()``, ``a implies b``, ``(a | b).count() = 
 come down to which children are there): the children it names are tried first, by
 removing the optional ones present (``dataAbsentReason.empty() or value.empty()``)
 and by adding the missing ones (``name.exists() or identifier.exists()``), then every
-other optional child. An invariant still broken is left to the final check.
+other optional child; last, a primitive child it names gets other values (the same
+digits with another last one: a check digit; the values the IG's examples give the
+element). An invariant still broken is left to the final check.
 """
 
 from __future__ import annotations
@@ -97,9 +99,11 @@ def satisfy(
     obj: dict[str, Any],
     make: Callable[[Element], Any],
     json_name: Callable[[Element], str],
+    alternatives: Callable[[Element, str, Any], list[Any]] | None = None,
 ) -> list[str]:
     """Change ``obj`` (an occurrence of ``el``) until each of ``el``'s error invariants
-    holds; the keys of the invariants still broken."""
+    holds; the keys of the invariants still broken. ``alternatives(el, name, value)``
+    gives other values to try for a primitive child the expression reads (a check digit)."""
     from igtools.runtime.validation import _compile
 
     broken = []
@@ -141,6 +145,35 @@ def satisfy(
                     done = True
                     break
                 del obj[name]
+        # 3. another value for a primitive child the expression reads (its check digit,
+        # the values the IG's own examples give it)
+        if not done and alternatives is not None:
+            done = _replace(el, obj, fn, rt, rank, alternatives)
         if not done:
             broken.append(inv.key)
     return broken
+
+
+def _replace(
+    el: Element,
+    obj: dict[str, Any],
+    fn: Any,
+    rt: dict[str, Any],
+    rank: dict[str, int],
+    alternatives: Callable[[Element, str, Any], list[Any]],
+) -> bool:
+    # by the names the expression reads: the element may have no children in the IR
+    # (a slice whose snapshot lists none), its data type has them
+    for name in rank:
+        current = obj.get(name)
+        if current is None or isinstance(current, dict | list):
+            continue
+        for candidate in alternatives(el, name, current)[:MAX_ALTERNATIVES]:
+            obj[name] = candidate
+            if holds(fn, {**rt, **obj}):
+                return True
+        obj[name] = current
+    return False
+
+
+MAX_ALTERNATIVES = 40

@@ -56,22 +56,10 @@ STILL_INVALID: dict[str, dict[str, str]] = {
         "List-pdsm-submissionset-comprehensive-full": "cardinality",
         "List-pdsm-submissionset-comprehensive-minimal": "cardinality",
     },
-    "hl7.fhir.fr.core#2.1.0": {
-        "Patient-fr-core-patient-ins-full": "binding",
-        "Patient-fr-core-patient-ins-minimal": "binding",
-        "PractitionerRole-fr-core-practitioner-role-full": "binding",
-    },
-    "hl7.fhir.fr.core#2.2.0": {
-        "Patient-fr-core-patient-full": "cardinality, pattern, slice",
-        "Patient-fr-core-patient-ins-full": "cardinality, pattern, slice",
-        "PractitionerRole-fr-core-practitioner-role-full": "binding",
-    },
     "hl7.fhir.us.core#6.1.0": {
         "Observation-us-core-blood-pressure-full": "cardinality",
         "Observation-us-core-bmi-minimal": "cardinality",
         "Observation-us-core-vital-signs-full": "cardinality",
-        "Organization-us-core-organization-full": "invariant:us-core-17",
-        "Practitioner-us-core-practitioner-full": "invariant:us-core-17",
     },
 }
 
