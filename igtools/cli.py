@@ -650,6 +650,89 @@ def serve(
 
 
 @cli.command()
+@click.argument("base_url")
+@click.argument("package", required=False)
+@click.option(
+    "--capability",
+    "capabilities",
+    multiple=True,
+    metavar="ID",
+    help="A server CapabilityStatement the server implements, by id or name (repeatable: "
+    "several served on one base).",
+)
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Client certificate (PEM) for mutual TLS.",
+)
+@click.option("--key", type=click.Path(dir_okay=False, exists=True), help="Its private key (PEM).")
+@click.option(
+    "--ca",
+    type=click.Path(dir_okay=False, exists=True),
+    help="CA bundle (PEM) to verify the server (default: the system's).",
+)
+@click.option(
+    "--data-loaded",
+    is_flag=True,
+    help="The server holds the IG's examples: also run the reads, searches and flows on them.",
+)
+@click.option(
+    "--load",
+    is_flag=True,
+    help="First write the IG's examples to the server (PUT, else POST, as its "
+    "CapabilityStatement allows), then run every check.",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--html", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here."
+)
+@click.pass_obj
+def conformance(
+    app: App,
+    base_url: str,
+    package: str | None,
+    capabilities: tuple[str, ...],
+    cert: str | None,
+    key: str | None,
+    ca: str | None,
+    data_loaded: bool,
+    load: bool,
+    junit: Path | None,
+    html: Path | None,
+) -> None:
+    """Check a FHIR server at BASE_URL against server CapabilityStatements of the IG.
+
+    The checks of the generated contract tests (one implementation): /metadata, reads,
+    searches by _id with the declared _include, each search flow in its shape (chains,
+    _has, includes) with exactly the matches and includes of the reference
+    implementation, empty results, malformed dates, writes (create, conditional update,
+    a body outside the profile). Reads, searches and flows query the IG's examples: give
+    --data-loaded when the server holds them, or --load to write them first; otherwise
+    those are skipped. Writes add resources with fresh identifiers.
+    Exit 0 when every check passes, 1 when one fails, 2 on usage errors (or no answer).
+    """
+    from igtools.conformance.command import Options
+    from igtools.conformance.command import conformance as run_conformance
+    from igtools.ir import build_ir
+    from igtools.render.stubs.plan import parse_overlays
+
+    if data_loaded and load:
+        raise click.UsageError("--data-loaded and --load: give one or the other")
+    if key and not cert:
+        raise click.UsageError("--key needs --cert (the client certificate)")
+    overlays = []
+    if app.project is not None:
+        overlays = parse_overlays(app.project.stubs_overlay, str(app.project.config_file))
+    ig = build_ir(app.load(package))
+    options = Options(base_url, list(capabilities), cert, key, ca, data_loaded, load, junit, html)
+    code = run_conformance(ig, options, overlays)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@cli.command()
 @click.argument("package", required=False)
 @click.option(
     "-o",

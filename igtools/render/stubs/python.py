@@ -4,9 +4,10 @@
 Each package holds the statement's declarations as data (``api.py``), a typed handler
 interface with one method per declared interaction (``handlers.py``, typed with the
 generated models), the reference implementation on the SQLite store loaded with the
-IG's examples, the FastAPI app and a runner with TLS settings. The generic engine
-(``igtools/runtime/capability.py``, ``fhirapi.py``, ``search.py``, ``store.py``, ``tls.py``,
-``validation.py``) is copied in; the models package (``igtools models``) is written
+IG's examples, the FastAPI app, a runner with TLS settings and the contract tests. The
+generic engine (``igtools/runtime/capability.py``, ``conformance.py`` (the contract
+checks), ``fhirapi.py``, ``search.py``, ``store.py``, ``tls.py``, ``validation.py``) is
+copied in; the models package (``igtools models``) is written
 beside the servers.
 """
 
@@ -23,7 +24,7 @@ from igtools import __version__
 from igtools.ir.model import IG
 from igtools.render.models.python import ModelsRenderer, fhir_class, format_python, snake
 from igtools.render.stubs.combine import combine_apis, shared_types
-from igtools.render.stubs.flows import flows
+from igtools.render.stubs.contract import contract_data
 from igtools.render.stubs.plan import Api, Overlay, build_plan
 from igtools.render.stubs.server import (
     _capability_json,
@@ -32,7 +33,6 @@ from igtools.render.stubs.server import (
     select_apis,
     store_params,
 )
-from igtools.render.stubs.writes import writes
 from igtools.render.templating import environment, render
 from igtools.runtime.fhirapi import AppConfig
 from igtools.runtime.store import Store
@@ -43,6 +43,7 @@ RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 TYPES_TABLE = RUNTIME_DIR.parent / "data" / "fhir-r4-types.json"
 SERVER_RUNTIME: tuple[str, ...] = (
     "capability.py",
+    "conformance.py",
     "fhirapi.py",
     "fhirjson.py",
     "search.py",
@@ -107,6 +108,7 @@ class ServerView:
     capability_source: str
     store_params_source: str
     contract_searches: str = "[]"
+    contract_reads: str = "[]"
     contract_dates: str = "[]"
     contract_profiles: str = "{}"
     contract_flows: str = "[]"
@@ -346,29 +348,7 @@ class StubsRenderer:
                     rv.methods.append(Method(f"{name}_{sn}", params, returns, doc))
             resources.append(rv)
         spec = api_spec(api, {})
-        searches: list[tuple[str, str, list[str]]] = []
-        dates: list[tuple[str, str]] = []
-        profiles: dict[str, list[str]] = {}
-        for r in api.resources:
-            profiles[r.type] = list(r.profiles)
-            if "search-type" not in r.interactions:
-                continue
-            candidates = [e for e in self.ig.examples if e.resource_type == r.type and e.id]
-            preferred = [e for e in candidates if set(e.profiles) & set(r.profiles)] or candidates
-            if preferred:
-                incs = [i for i in r.includes if i.startswith(f"{r.type}:") and i.count(":") == 1]
-                searches.append((r.type, str(preferred[0].id), incs))
-            dates += [(r.type, p.code) for p in r.params if p.type == "date"]
-        specs = {r.type: r for r in spec.resources}
-        flow_list = [f.as_tuple() for f in flows(api, specs, *reference)]
-        # each statement's own writes: a body goes to the statement declaring the write
-        write_list = list(
-            {
-                w.type: w.as_tuple()
-                for part in reversed(parts or [api])
-                for w in writes(part, self.ig, self._registry())
-            }.values()
-        )
+        contract = contract_data(self.ig, api, parts, reference, self._registry())
         if parts:
             specs_src = [
                 pysrc(api_spec(p, {})).replace("capability={}", f"capability=CAPABILITIES[{i}]")
@@ -379,7 +359,6 @@ class StubsRenderer:
         else:
             api_source = pysrc(spec).replace("capability={}", "capability=CAPABILITY")
             capability = _capability_json(self.ig, api.capability)
-        bundle_profiles = {r.type: r.bundle_profile for r in api.resources if r.bundle_profile}
         return ServerView(
             api=api,
             package=f"{api.python_name}_server",
@@ -388,11 +367,12 @@ class StubsRenderer:
             api_source=api_source,
             capability_source=pysrc(capability),
             store_params_source=params_src,
-            contract_searches=pysrc(searches),
-            contract_dates=pysrc(dates),
-            contract_profiles=pysrc(profiles),
-            contract_flows=pysrc(flow_list),
-            contract_writes=pysrc(write_list),
-            contract_bundle_profiles=pysrc(bundle_profiles),
+            contract_searches=pysrc(contract.searches),
+            contract_reads=pysrc(contract.reads),
+            contract_dates=pysrc(contract.dates),
+            contract_profiles=pysrc(contract.profiles),
+            contract_flows=pysrc(contract.flows),
+            contract_writes=pysrc(contract.writes),
+            contract_bundle_profiles=pysrc(contract.bundle_profiles),
             combined=parts is not None,
         )

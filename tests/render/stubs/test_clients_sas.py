@@ -337,8 +337,8 @@ def test_contract_tests_catch_broken_handlers(stubs: Path) -> None:
     for cls, whys in (
         (NoIncludes, ["missing"]),
         (OutsideProfile, ["FrSlotAgregateur"]),
-        (IgnoresChain, ["matches: missing set(), extra {'Slot/", "test_flow_without_hits["]),
-        (NoIterate, ["included: missing {", "'Practitioner/ExamplePractitioner3'"]),
+        (IgnoresChain, ["matches: missing [], extra ['Slot/", "test_flow_without_hits["]),
+        (NoIterate, ["included: missing [", "'Practitioner/ExamplePractitioner3'"]),
     ):
         broken = server_mod.create_app(cls(app_mod.reference_store()))
         server, thread, port = _serve(broken)

@@ -4,7 +4,7 @@
 
 They check what the CapabilityStatement and the IG require of every answer: searchset
 Bundles with match/include modes and fullUrls, the declared includes, every returned
-resource valid against its profile, empty results as 200 with total 0, errors as
+resource valid against its profile, reads, empty results as 200 with total 0, errors as
 OperationOutcomes with 4xx statuses; and, for each search flow (chained parameters,
 ``_has``, ``_include``, ``_include:iterate``, ``_revinclude``), one query in its shape
 answered with exactly the matches and included resources of the reference
@@ -13,26 +13,35 @@ implementation, in a Bundle valid against the flow's Bundle profile. Writes: a c
 then updated in place), and a body without an element the profile requires (a 4xx
 OperationOutcome naming it); they add resources with fresh identifiers. Queries use the ids of the IG's examples
 (``data/``): load them into the server under test first.
+
+The checks live in ``mini_server_server._runtime.conformance``, shared with
+``igtools conformance``; the lists below are their cases.
 """
 
 from __future__ import annotations
 
 import json
-import random
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 from example_fhir_mini_models._rules import REGISTRY
 from example_fhir_mini_models._runtime.validation import validate
 
+from mini_server_server._runtime import conformance as cf
+from mini_server_server._runtime.conformance import Flow, Write
+
 JSON = dict[str, Any]
 SEARCHES: list[tuple[str, str, list[str]]] = [
     ("Patient", "mini-patient-1", []),
     ("Observation", "mini-observation-1", ["Observation:subject"]),
 ]  # (type, example id, includes)
+READS: list[tuple[str, str]] = [
+    ("Patient", "mini-patient-1"),
+    ("Observation", "mini-observation-1"),
+]  # (type, example id)
 DATE_PARAMS: list[tuple[str, str]] = []  # (type, date parameter)
 PROFILES: dict[str, list[str]] = {
     "Patient": ["http://example.org/fhir/mini/StructureDefinition/mini-patient"],
@@ -40,8 +49,7 @@ PROFILES: dict[str, list[str]] = {
 }  # type -> profiles
 # each search flow's shape (chains, _has, includes) on the examples, with the reference
 # implementation's answer: (type, query, matches, included, same shape matching nothing)
-Query = list[tuple[str, str]]
-FLOWS: list[tuple[str, Query, list[str], list[str], Query | None]] = [
+FLOWS: list[Flow] = [
     (
         "Patient",
         [("birth-place", "Lyon"), ("_revinclude", "Observation:subject")],
@@ -60,9 +68,7 @@ FLOWS: list[tuple[str, Query, list[str], list[str], Query | None]] = [
 BUNDLE_PROFILES: dict[str, str] = {}  # type -> Bundle profile
 # what clients may write, with an example: (type, example id, create, update,
 # conditional update key, a required element the profile cannot do without)
-Write = tuple[str, str, bool, bool, str | None, str | None]
 WRITES: list[Write] = [("Patient", "mini-patient-1", False, True, None, "Patient.gender")]
-FHIR_BODY = {"Content-Type": "application/fhir+json"}
 
 
 def _examples() -> dict[str, JSON]:
@@ -75,219 +81,85 @@ def _examples() -> dict[str, JSON]:
     return out
 
 
-def _check_bundle(bundle: JSON, rtype: str) -> None:
-    assert bundle.get("resourceType") == "Bundle", bundle.get("resourceType")
-    assert bundle.get("type") == "searchset", f"Bundle.type is {bundle.get('type')}"
-    assert isinstance(bundle.get("total"), int), "Bundle.total is missing"
-    for entry in bundle.get("entry", []):
-        mode = entry.get("search", {}).get("mode")
-        assert mode in ("match", "include", "outcome"), f"entry search.mode {mode}"
-        res = entry.get("resource", {})
-        if mode == "match":
-            assert res.get("resourceType") == rtype
-        if mode != "outcome":
-            assert str(entry.get("fullUrl", "")).endswith(
-                f"{res.get('resourceType')}/{res.get('id')}"
-            )
-            _check_profile(res)
+def _validate(resource: JSON, profile: str) -> list[str] | None:
+    if profile not in REGISTRY:
+        return None
+    issues = validate(resource, REGISTRY[profile], REGISTRY, invariants=False)
+    return [str(i) for i in issues if i.severity == "error"]
 
 
-def _check_profile(res: JSON) -> None:
-    claimed = [p for p in (res.get("meta") or {}).get("profile", []) if p in REGISTRY]
-    wanted = claimed or [p for p in PROFILES.get(str(res.get("resourceType")), []) if p in REGISTRY]
-    if not wanted:
-        return
-    results = [validate(res, REGISTRY[p], REGISTRY, invariants=False) for p in wanted]
-    errors = [[str(i) for i in r if i.severity == "error"] for r in results]
-    assert any(not e for e in errors), f"{res.get('resourceType')}/{res.get('id')}: {errors}"
+CONTRACT = cf.Contract(
+    searches=SEARCHES,
+    dates=DATE_PARAMS,
+    profiles=PROFILES,
+    flows=FLOWS,
+    bundle_profiles=BUNDLE_PROFILES,
+    writes=WRITES,
+    examples=_examples(),
+    validate=_validate,
+    reads=READS,
+)
+
+
+def _run(check: Callable[..., None], fhir: httpx.Client, *args: Any) -> None:
+    try:
+        check(fhir, CONTRACT, *args)
+    except cf.CheckSkipped as exc:
+        pytest.skip(str(exc))
 
 
 def test_metadata(fhir: httpx.Client) -> None:
-    r = fhir.get("/metadata")
-    assert r.status_code == 200
-    assert r.json().get("resourceType") == "CapabilityStatement"
+    _run(cf.metadata, fhir)
+
+
+@pytest.mark.parametrize(("rtype", "rid"), READS)
+def test_read(fhir: httpx.Client, rtype: str, rid: str) -> None:
+    _run(cf.read, fhir, rtype, rid)
 
 
 @pytest.mark.parametrize(("rtype", "rid", "includes"), SEARCHES)
 def test_search_by_id(fhir: httpx.Client, rtype: str, rid: str, includes: list[str]) -> None:
-    params = [("_id", rid)] + [("_include", i) for i in includes]
-    r = fhir.get(f"/{rtype}?{urlencode(params)}")
-    assert r.status_code == 200, r.text
-    bundle = r.json()
-    _check_bundle(bundle, rtype)
-    matches = [e for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
-    assert [e["resource"]["id"] for e in matches] == [rid]
-    example = _examples()[f"{rtype}/{rid}"]
-    for inc in includes:
-        param = inc.split(":")[1]
-        refs = example.get(param)
-        wanted = {
-            str(v["reference"])
-            for v in (refs if isinstance(refs, list) else [refs])
-            if isinstance(v, dict) and "reference" in v and not str(v["reference"]).startswith("#")
-        }
-        got = {
-            f"{e['resource']['resourceType']}/{e['resource']['id']}"
-            for e in bundle.get("entry", [])
-            if e.get("search", {}).get("mode") == "include"
-        }
-        assert wanted <= got, f"_include={inc}: missing {wanted - got}"
+    _run(cf.search_by_id, fhir, rtype, rid, includes)
 
 
 @pytest.mark.parametrize("rtype", sorted({t for t, _, _ in SEARCHES}))
 def test_empty_result_is_200(fhir: httpx.Client, rtype: str) -> None:
-    r = fhir.get(f"/{rtype}?_id=no-such-resource-0000")
-    assert r.status_code == 200, r.text
-    bundle = r.json()
-    assert bundle.get("type") == "searchset" and bundle.get("total") == 0
-    assert not [e for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+    _run(cf.empty_result_is_200, fhir, rtype)
 
 
 @pytest.mark.parametrize(("rtype", "param"), DATE_PARAMS)
 def test_malformed_date_is_a_4xx_outcome(fhir: httpx.Client, rtype: str, param: str) -> None:
-    r = fhir.get(f"/{rtype}?{urlencode([(param, 'xx2021-13-45')])}")
-    assert 400 <= r.status_code < 500, r.status_code
-    assert r.json().get("resourceType") == "OperationOutcome"
+    _run(cf.malformed_date_is_a_4xx_outcome, fhir, rtype, param)
 
 
-def _keys(bundle: JSON, mode: str) -> list[str]:
-    return sorted(
-        f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
-        for e in bundle.get("entry", [])
-        if e.get("search", {}).get("mode") == mode and isinstance(e.get("resource"), dict)
-    )
-
-
-def _flow_id(flow: tuple[str, Query, list[str], list[str], Query | None]) -> str:
-    return flow[0] + "?" + "&".join(name for name, _ in flow[1] if not name.startswith("_inc"))
-
-
-@pytest.mark.parametrize("flow", FLOWS, ids=[_flow_id(f) for f in FLOWS])
-def test_flow(
-    fhir: httpx.Client, flow: tuple[str, Query, list[str], list[str], Query | None]
-) -> None:
-    rtype, query, matches, included, _ = flow
-    r = fhir.get(f"/{rtype}?{urlencode(query, safe=':,|')}")
-    assert r.status_code == 200, r.text
-    bundle = r.json()
-    _check_bundle(bundle, rtype)
-    got = _keys(bundle, "match")
-    assert got == matches, (
-        f"matches: missing {set(matches) - set(got)}, extra {set(got) - set(matches)}"
-    )
-    got = _keys(bundle, "include")
-    assert got == included, (
-        f"included: missing {set(included) - set(got)}, extra {set(got) - set(included)}"
-    )
-    assert bundle.get("total") == len(matches), (
-        f"total {bundle.get('total')}, {len(matches)} matches"
-    )
-    profile = BUNDLE_PROFILES.get(rtype)
-    if profile is not None and profile in REGISTRY:
-        claimed = (bundle.get("meta") or {}).get("profile", [])
-        assert profile in claimed, f"the Bundle claims {claimed}, not {profile}"
-        issues = validate(bundle, REGISTRY[profile], REGISTRY, invariants=False)
-        errors = [str(i) for i in issues if i.severity == "error"]
-        assert not errors, errors
+@pytest.mark.parametrize("flow", FLOWS, ids=[cf.flow_case(f) for f in FLOWS])
+def test_flow(fhir: httpx.Client, flow: Flow) -> None:
+    _run(cf.flow, fhir, flow)
 
 
 @pytest.mark.parametrize(
-    "flow", [f for f in FLOWS if f[4] is not None], ids=[_flow_id(f) for f in FLOWS if f[4]]
+    "flow", [f for f in FLOWS if f[4] is not None], ids=[cf.flow_case(f) for f in FLOWS if f[4]]
 )
-def test_flow_without_hits(
-    fhir: httpx.Client, flow: tuple[str, Query, list[str], list[str], Query | None]
-) -> None:
-    rtype, _, _, _, empty = flow
-    assert empty is not None
-    r = fhir.get(f"/{rtype}?{urlencode(empty, safe=':,|')}")
-    assert r.status_code == 200, r.text
-    bundle = r.json()
-    assert bundle.get("type") == "searchset" and bundle.get("total") == 0, bundle.get("total")
-    assert not _keys(bundle, "match") and not _keys(bundle, "include")
-
-
-def _fresh(rtype: str, rid: str) -> JSON:
-    """The example without its id and version, its first identifier value replaced by a
-    random one of the same shape (digits for digits, letters for letters)."""
-    body: JSON = json.loads(json.dumps(_examples()[f"{rtype}/{rid}"]))
-    body.pop("id", None)
-    meta = body.get("meta")
-    if isinstance(meta, dict):
-        meta.pop("versionId", None)
-        meta.pop("lastUpdated", None)
-    idents = body.get("identifier")
-    if isinstance(idents, list) and idents and isinstance(idents[0], dict):
-        value = str(idents[0].get("value", "0000000000"))
-        idents[0]["value"] = "".join(
-            random.choice("0123456789")
-            if c.isdigit()
-            else random.choice("abcdefghijklmnopqrstuvwxyz").upper()
-            if c.isupper()
-            else random.choice("abcdefghijklmnopqrstuvwxyz")
-            if c.isalpha()
-            else c
-            for c in value
-        )
-    return body
-
-
-def _key(body: JSON, key: str) -> str | None:
-    idents = body.get("identifier")
-    if key != "identifier" or not isinstance(idents, list) or not idents:
-        return None
-    first = idents[0]
-    return f"{first.get('system', '')}|{first.get('value', '')}"
-
-
-def _write_id(write: Write) -> str:
-    return f"{write[0]}-{write[1]}"
+def test_flow_without_hits(fhir: httpx.Client, flow: Flow) -> None:
+    _run(cf.flow_without_hits, fhir, flow)
 
 
 @pytest.mark.parametrize(
-    "write", [w for w in WRITES if w[2]], ids=[_write_id(w) for w in WRITES if w[2]]
+    "write", [w for w in WRITES if w[2]], ids=[cf.write_case(w) for w in WRITES if w[2]]
 )
 def test_create(fhir: httpx.Client, write: Write) -> None:
-    rtype, rid = write[0], write[1]
-    r = fhir.post(f"/{rtype}", content=json.dumps(_fresh(rtype, rid)), headers=FHIR_BODY)
-    assert r.status_code == 201, r.text
-    assert f"/{rtype}/" in r.headers.get("location", ""), r.headers
-    created = r.json()
-    assert created.get("resourceType") == rtype and created.get("id")
-    _check_profile(created)
+    _run(cf.create, fhir, write)
 
 
 @pytest.mark.parametrize(
-    "write", [w for w in WRITES if w[4]], ids=[_write_id(w) for w in WRITES if w[4]]
+    "write", [w for w in WRITES if w[4]], ids=[cf.write_case(w) for w in WRITES if w[4]]
 )
 def test_conditional_update(fhir: httpx.Client, write: Write) -> None:
-    rtype, rid, key = write[0], write[1], str(write[4])
-    body = _fresh(rtype, rid)
-    value = _key(body, key)
-    if value is None:
-        pytest.skip(f"no {key} value to match on in {rtype}/{rid}")
-    url = f"/{rtype}?{urlencode([(key, value)])}"
-    r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
-    assert r.status_code == 201, f"nothing matched {key}={value}: expected a creation, {r.text}"
-    first = r.json()
-    r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
-    assert r.status_code == 200, f"{key}={value} matched: expected an update, {r.text}"
-    assert r.json().get("id") == first.get("id"), "the update created another resource"
+    _run(cf.conditional_update, fhir, write)
 
 
 @pytest.mark.parametrize(
-    "write", [w for w in WRITES if w[5]], ids=[_write_id(w) for w in WRITES if w[5]]
+    "write", [w for w in WRITES if w[5]], ids=[cf.write_case(w) for w in WRITES if w[5]]
 )
 def test_body_outside_profile_is_a_4xx_outcome(fhir: httpx.Client, write: Write) -> None:
-    rtype, rid, create, _, key, required = write
-    body = _fresh(rtype, rid)
-    del body[str(required).split(".", 1)[1]]
-    if create:
-        r = fhir.post(f"/{rtype}", content=json.dumps(body), headers=FHIR_BODY)
-    elif key and _key(body, key):
-        url = f"/{rtype}?{urlencode([(key, _key(body, key))])}"
-        r = fhir.put(url, content=json.dumps(body), headers=FHIR_BODY)
-    else:
-        r = fhir.put(f"/{rtype}/{rid}", content=json.dumps({**body, "id": rid}), headers=FHIR_BODY)
-    assert 400 <= r.status_code < 500, f"{r.status_code}: a {rtype} without {required} was accepted"
-    assert r.json().get("resourceType") == "OperationOutcome"
-    assert str(required) in r.text, f"the OperationOutcome does not name {required}: {r.text}"
+    _run(cf.body_outside_profile_is_a_4xx_outcome, fhir, write)
