@@ -1,11 +1,16 @@
-"""What the IG's own examples teach about values the package set cannot expand.
+"""What the IG's own examples teach: the elements they use and the values they give.
 
 When a binding's value set lives in a missing dependency (a national terminology, say),
-the codes the IG's examples use at the same element path are the most credible choice.
-Only codes, systems and identifier kinds are taken, never free text or identifier
-values: generated instances stay generated. The one exception: an extension whose
-definition the package set does not hold is copied whole from an example that uses it
-(nothing else tells what it contains).
+the codes the IG's examples use at the same element path are the most credible choice
+(:meth:`Harvest.codings_at`, any example). An extension whose definition the package set
+does not hold is copied whole from an example that uses it (nothing else tells what it
+contains).
+
+Per profile (:meth:`Harvest.used`, :meth:`Harvest.values`): the element paths the
+examples claiming a profile (``meta.profile``) use, and the primitive values they give
+at each path, so that a "full" instance carries what the IG's own examples show and its
+values are the IG's before invented ones (see :mod:`.realistic`). Examples without a
+``meta.profile`` count for their resource type (key ``type:<Type>``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,13 @@ class Harvest:
         self.codes: dict[str, list[str]] = defaultdict(list)
         self.identifiers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.extensions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # profile URL (or type:<Type>) -> JSON paths its examples use (Slot.comment)
+        self.paths: dict[str, set[str]] = defaultdict(set)
+        # (profile URL or type:<Type>, JSON path) -> primitive values, in example order
+        self.primitives: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for ex in ig.examples:
             self._walk(ex.data, ex.resource_type)
+            self._uses(ex.data, ex.resource_type, _claims(ex.data, ex.resource_type), "")
 
     def _walk(self, node: Any, path: str) -> None:
         if isinstance(node, list):
@@ -71,6 +81,61 @@ class Harvest:
                 self.codes[child].append(value)
             self._walk(value, child)
 
+    def _uses(self, node: Any, path: str, keys: list[str], parent_key: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self._uses(item, path, keys, parent_key)
+            return
+        if not isinstance(node, dict):
+            if parent_key not in ("id", "reference", "div", "url", "fullUrl"):
+                for key in keys:
+                    seen = self.primitives[(key, path)]
+                    if node not in seen and not isinstance(node, dict | list):
+                        seen.append(node)
+            return
+        for key, value in node.items():
+            if key in ("resourceType", "id", "text", "meta") and "." not in path:
+                continue
+            if key in ("extension", "modifierExtension"):
+                continue  # extensions are found by their url (self.extensions)
+            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+                # a nested resource (contained, a Bundle entry): its own profiles
+                rtype = str(value["resourceType"])
+                self._uses(value, rtype, _claims(value, rtype), "")
+                for k in keys:
+                    self.paths[k].add(f"{path}.{key}")
+                continue
+            if isinstance(value, list) and any(
+                isinstance(v, dict) and "resourceType" in v for v in value
+            ):
+                for v in value:
+                    if isinstance(v, dict) and isinstance(v.get("resourceType"), str):
+                        rtype = str(v["resourceType"])
+                        self._uses(v, rtype, _claims(v, rtype), "")
+                for k in keys:
+                    self.paths[k].add(f"{path}.{key}")
+                continue
+            child = f"{path}.{key}"
+            for k in keys:
+                self.paths[k].add(child)
+            self._uses(value, child, keys, key)
+
+    def used(self, keys: list[str]) -> set[str]:
+        """The JSON paths the examples of these profiles (or type:<Type>) use."""
+        out: set[str] = set()
+        for key in keys:
+            out |= self.paths.get(key, set())
+        return out
+
+    def values(self, keys: list[str], path: str) -> list[Any]:
+        """Primitive values the examples of the first of ``keys`` that has some give at
+        the JSON path ``path`` (Slot.comment, Location.hoursOfOperation.openingTime)."""
+        for key in keys:
+            found = self.primitives.get((key, path))
+            if found:
+                return found
+        return []
+
     def codings_at(self, path: str, system: str | None = None) -> list[dict[str, str]]:
         """Codings seen at ``path`` (an element path: Slot.serviceType or .coding)."""
         found = self.codings.get(path, []) + self.codings.get(path + ".coding", [])
@@ -91,3 +156,11 @@ class Harvest:
         if system is not None:
             found = [k for k in found if k.get("system") == system]
         return found
+
+
+def _claims(data: dict[str, Any], rtype: str) -> list[str]:
+    """The profiles a resource claims, and its type key."""
+    meta = data.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    out = [str(p).partition("|")[0] for p in profiles or [] if isinstance(p, str)]
+    return [*out, f"type:{rtype}"]

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from igtools.errors import IgtoolsError
 from igtools.ir.model import IG, Profile
-from igtools.render.examples.builder import Builder
 from igtools.render.examples.bundles import build_bundle
 from igtools.render.examples.frdata import FrenchData
+from igtools.render.examples.realistic import RealisticBuilder
 from igtools.render.templating import environment, render
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -98,7 +98,7 @@ class ExamplesRenderer:
 
     def build(self) -> ExamplesReport:
         report = ExamplesReport()
-        builder = Builder(self.ig, FrenchData(self.seed), self.now)
+        builder = RealisticBuilder(self.ig, FrenchData(self.seed), self.now)
         resources = [p for p in self.ig.profiles.values() if p.is_profile and p.kind == "resource"]
         for prof in resources:
             bad = contradictions(prof)
@@ -106,16 +106,13 @@ class ExamplesRenderer:
                 report.impossible.append(f"{prof.name}: " + "; ".join(bad))
                 continue
             if prof.type == "Bundle":
-                bundle = build_bundle(
-                    builder,
-                    self.ig,
-                    prof,
-                    f"{prof.id}-scenario",
-                    self.count,
-                    self.match_types.get(prof.url) or self.match_types.get(prof.name),
-                )
-                if bundle is not None:
-                    report.generated.append(Generated(prof, "scenario", bundle))
+                match = self.match_types.get(prof.url) or self.match_types.get(prof.name)
+                bundles = [
+                    (kind, build_bundle(builder, self.ig, prof, f"{prof.id}-{kind}", n, match, m))
+                    for kind, n, m in (("minimal", 0, True), ("scenario", self.count, False))
+                ]
+                if all(b is not None for _, b in bundles):
+                    report.generated.extend(Generated(prof, k, b) for k, b in bundles if b)
                     continue
             shapes = [("minimal", False, 0), ("full", True, 0)]
             shapes += [(f"variant-{i}", True, i) for i in range(1, self.count)]
