@@ -710,8 +710,11 @@ def conformance(
     implementation, empty results, malformed dates, writes (create, conditional update,
     a body outside the profile). Reads, searches and flows query the IG's examples: give
     --data-loaded when the server holds them, or --load to write them first; otherwise
-    those are skipped. Writes add resources with fresh identifiers.
-    Exit 0 when every check passes, 1 when one fails, 2 on usage errors (or no answer).
+    those are skipped. Writes add resources with fresh identifiers. Without PACKAGE, the
+    project's IG (and its [[stubs.overlay]] flows). Mutual TLS: --cert/--key, --ca.
+    A progress display on stderr, a table of results on stdout, --junit/--html reports.
+    Exit 0 when no check fails (skipped ones aside), 1 when one fails, 2 on usage errors
+    and when the server does not answer GET /metadata.
     """
     from igtools.conformance.command import Options
     from igtools.conformance.command import conformance as run_conformance

@@ -69,7 +69,7 @@ def conformance(ig: IG, options: Options, overlays: list[Any] | None = None) -> 
                 report = load_examples(
                     client,
                     contract.examples.values(),
-                    lambda key: progress.update(task, description=f"loading {key}"),
+                    lambda key: progress.update(task, description=escape(f"loading {key}")),
                 )
             err.print(
                 f"loaded {len(report.loaded)} examples into {options.base_url}"
@@ -89,7 +89,7 @@ def conformance(ig: IG, options: Options, overlays: list[Any] | None = None) -> 
         with _progress() as progress:
             task = progress.add_task("checking", total=len(todo))
             for check in todo:
-                progress.update(task, description=check.id)
+                progress.update(task, description=escape(check.id))
                 result = run_check(client, check, options.data_loaded or options.load)
                 results.append(result)
                 if result.status in ("failed", "error"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from igtools.conformance.runner import Result
 
@@ -24,13 +25,13 @@ def summary(results: list[Result]) -> str:
 
 def print_table(results: list[Result], title: str, console: Console) -> None:
     t = Table(title=title, title_justify="left")
-    t.add_column("check")
+    t.add_column("check", overflow="fold")
     t.add_column("case", overflow="fold")
     t.add_column("result")
     t.add_column("expected / got", overflow="fold")
     for r in results:
-        status = f"[{STYLE[r.status]}]{r.status}[/]"
-        t.add_row(r.check.name, r.check.case, status, r.message)
+        status = Text(r.status, style=STYLE[r.status])
+        t.add_row(Text(r.check.name), Text(r.check.case), status, Text(r.message))
     console.print(t)
     console.print(summary(results), highlight=False)
 
