@@ -15,7 +15,8 @@ from typing import Any
 
 import jinja2
 
-from igtools.ir.model import IG, Capability, Element, Example, Profile, SearchParam, ValueSet
+from igtools.ir.model import IG, Capability, Example, SearchParam, ValueSet
+from igtools.render.docs.structure import Links, constraints_html, structure_view
 from igtools.render.templating import render
 
 ART = "artefacts"
@@ -110,81 +111,19 @@ def _sp_id(ig: IG, sp: SearchParam) -> str:
 # ------------------------------------------------------------------------- rows
 
 
-def type_text(el: Element, site: ArtefactSite, from_path: str) -> str:
-    parts = []
-    for t in el.types:
-        targets = [site.link(u, from_path) for u in t.target_profiles]
-        profiles = [site.link(u, from_path) for u in t.profiles]
-        inner = ", ".join(profiles + targets)
-        parts.append(f"{t.code}({inner})" if inner else t.code)
-    if el.content_reference:
-        parts.append(f"voir {el.content_reference}")
-    return " \\| ".join(parts) if parts else ""
-
-
-def flags(el: Element) -> str:
-    return " ".join(
-        f for f, on in (("S", el.must_support), ("?!", el.is_modifier), ("Σ", el.is_summary)) if on
-    )
-
-
-def binding_text(el: Element, site: ArtefactSite, from_path: str) -> str:
-    b = el.binding
-    if b is None:
-        return ""
-    vs = site.link(b.value_set, from_path) if b.value_set else ""
-    return f"{b.strength} {vs}".strip()
-
-
-def values_text(el: Element) -> str:
-    out = []
-    for fp in (el.fixed, el.pattern):
-        if fp is not None:
-            out.append(f"`{fp[0]}` = `{short_json(fp[1])}`")
-    return " ".join(out)
-
-
-def notes_text(el: Element) -> str:
-    bits = []
-    if el.short:
-        bits.append(el.short)
-    if el.slicing is not None:
-        ds = ", ".join(f"{d.type}:{d.path}" for d in el.slicing.discriminators)
-        bits.append(f"slicing {el.slicing.rules} ({ds})")
-    keys = [c.key for c in el.constraints if c.key not in ("ele-1", "ext-1")]
-    if keys:
-        bits.append("invariants : " + ", ".join(keys))
-    return cell(" — ".join(bits))
-
-
-def element_rows(
-    profile: Profile, site: ArtefactSite, from_path: str, differential: bool
-) -> list[dict[str, str]]:
-    rows = []
-    for el in profile.elements():
-        if differential and not el.in_differential:
-            continue
-        depth = el.id.count(".")
-        indent = depth + el.id.count(":")  # a slice one level under its element
-        if differential:
-            name = f"`{cell(el.id.split('.', 1)[1] if depth else el.id)}`"
-        else:
-            label = el.id.rsplit(".", 1)[-1] if depth else el.id
-            name = ("&nbsp;&nbsp;" * indent) + f"`{cell(label)}`"
-        rows.append(
-            {
-                "id": el.id,
-                "name": name,
-                "path": el.path,
-                "card": f"{el.min}..{'*' if el.max is None else el.max}",
-                "type": type_text(el, site, from_path),
-                "flags": flags(el),
-                "binding": binding_text(el, site, from_path),
-                "fixed": values_text(el),
-                "notes": notes_text(el),
-            }
-        )
-    return rows
+def structure_links(site: ArtefactSite, from_path: str) -> Links:
+    """Hrefs of the structure view of the page ``from_path``: our pages by canonical,
+    labelled by the artefact's name."""
+    ig = site.ig
+    names: dict[str, str] = {}
+    for url, ext in ig.extensions.items():
+        names[url] = ext.name
+    for url, vs in ig.value_sets.items():
+        names[url] = vs.name or vs.title or str(vs.id or url.rsplit("/", 1)[-1])
+    for url, prof in ig.profiles.items():
+        names[url] = prof.name
+    pages = {url: site.pages[stem].path for url, stem in site.by_url.items()}
+    return Links(pages, names, from_path)
 
 
 def refs_in(data: Any) -> list[str]:
@@ -234,8 +173,8 @@ def write_artefact_pages(
                 p=p,
                 path=path,
                 stem=stem,
-                key_rows=element_rows(p, site, path, differential=True),
-                rows=element_rows(p, site, path, differential=False),
+                structure=structure_view(p, structure_links(site, path), t),
+                constraints=constraints_html(p, t),
                 parent=site.link(p.base_definition, path),
                 examples=[
                     site.pages[f"{e.resource_type}-{e.id}"]

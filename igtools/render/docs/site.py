@@ -21,6 +21,8 @@ from igtools.packages import PackageSet
 from igtools.render.docs.artefacts import ART, ArtefactSite, collect, write_artefact_pages
 from igtools.render.docs.labels import labels
 from igtools.render.docs.linkcheck import LinkReport, check_site
+from igtools.render.docs.search_hook import SIDECAR
+from igtools.render.docs.structure import search_entries
 from igtools.render.templating import builtin_templates, environment, render
 
 
@@ -110,8 +112,9 @@ class DocsRenderer:
             nav = [{self.t["home"]: "index.md"}]
         written += write_artefact_pages(self.ig, site, self.env, docs, self.t, fragments)
         (docs / "assets").mkdir(exist_ok=True)
-        for asset in ("igtools.css", "iframe-worker-shim.js"):
+        for asset in ("igtools.css", "igtools.js", "iframe-worker-shim.js"):
             shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
+        self._element_search(site, out)
         written.append(self._artefacts_index(site, docs, use_case))
         self._map_text_links(site, docs, written)
         nav = self._with_artefacts_nav(nav, site)
@@ -161,6 +164,18 @@ class DocsRenderer:
             nav_yaml=nav_yaml.rstrip(),
         )
         return report
+
+    def _element_search(self, site: ArtefactSite, out: Path) -> None:
+        """One search entry per element of each profile and extension page (added to the
+        search index by the site's hook, see :mod:`.search_hook`)."""
+        entries: list[dict[str, str]] = []
+        for p in self.ig.profiles.values():
+            page = site.pages[f"StructureDefinition-{p.id}"]
+            entries += search_entries(p, page.path[: -len(".md")] + ".html", page.title)
+        (out / SIDECAR).write_text(
+            json.dumps(entries, ensure_ascii=False, indent=0) + "\n", encoding="utf-8"
+        )
+        shutil.copy(Path(__file__).with_name("search_hook.py"), out / "igtools_hooks.py")
 
     def _map_text_links(self, site: ArtefactSite, docs: Path, written: list[Path]) -> None:
         """The IG Publisher links of the IG's texts on the artefact pages (and the home

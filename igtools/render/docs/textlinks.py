@@ -17,6 +17,9 @@ _MD_LINK = re.compile(r"(\]\(\s*)(<[^<>\n]*>|[^\s()<>]+)")
 _HREF = re.compile(r"(\bhref\s*=\s*)([\"'])([^\"'\n]*)\2", re.I)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+# raw HTML the templates write with links of their own (the structure view): left alone
+GENERATED_OPEN, GENERATED_CLOSE = "<!-- igtools:html -->", "<!-- /igtools:html -->"
+_GENERATED = re.compile(re.escape(GENERATED_OPEN) + ".*?" + re.escape(GENERATED_CLOSE), re.S)
 _EXPLICIT_ID = re.compile(r"\{:?\s*#([\w-]+)|\bid\s*=\s*[\"']([^\"']+)[\"']")
 
 
@@ -75,7 +78,12 @@ class LinkMapper:
         (fenced code left alone)."""
         own_ids = {self.slug(m.group(1)) for m in _HEADING.finditer(markdown)}
         own_ids |= {m.group(1) or m.group(2) for m in _EXPLICIT_ID.finditer(markdown)}
-        parts = _split_fences(markdown)
+        parts = []
+        pos = 0
+        for g in _GENERATED.finditer(markdown):
+            parts += [*_split_fences(markdown[pos : g.start()]), g.group(0)]
+            pos = g.end()
+        parts += _split_fences(markdown[pos:])
         out = []
         for k, part in enumerate(parts):
             if k % 2:

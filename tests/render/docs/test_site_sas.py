@@ -3,13 +3,16 @@ asset from the web, French search, and a real browser (Playwright + Debian Chrom
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import io
 import json
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,7 +169,7 @@ def test_labels_in_the_igs_language(built: tuple[IG, DocsReport]) -> None:
 
 def test_profile_elements_have_anchors_and_slices_nest(built: tuple[IG, DocsReport]) -> None:
     """Each snapshot row carries its element id as anchor; a slice is one level under its
-    element (the structure tree of issue 13 item 3, first part)."""
+    element, its children one more (the structure tree of issue 13 item 3)."""
     ig, report = built
     assert report.site is not None
     for p in ig.profiles.values():
@@ -174,21 +177,29 @@ def test_profile_elements_have_anchors_and_slices_nest(built: tuple[IG, DocsRepo
             encoding="utf-8"
         )
         for el in p.elements():
-            assert f'<span id="{el.id}"></span>' in html, (p.id, el.id)
+            assert f'<tr id="{el.id}"' in html, (p.id, el.id)
+        # the three views, the constraints with their anchors
+        assert html.count('class="tabbed-block"') == 3, p.id
     sliced = next(
         (p, el)
         for p in ig.profiles.values()
         if not p.is_extension
         for el in p.elements()
-        if ":" in el.id and "." not in el.id.rsplit(":", 1)[1]
+        if ":" in el.id and "." not in el.id.rsplit(":", 1)[1] and el.children
     )
     p, el = sliced
     html = (report.site / "artefacts" / f"StructureDefinition-{p.id}.html").read_text(
         encoding="utf-8"
     )
-    row = html.split(f'<span id="{el.id}"></span>', 1)[1][:400]
-    depth = el.id.count(".") + el.id.count(":")
-    assert row.startswith("&nbsp;&nbsp;" * depth + "<code>"), row
+
+    def depth_of(el_id: str) -> int:
+        row = html.split(f'<tr id="{el_id}"', 1)[1][:300]
+        return int(row.split("--d:", 1)[1].split('"', 1)[0])
+
+    base = el.id.rsplit(":", 1)[0]
+    assert depth_of(el.id) == depth_of(base) + 1
+    assert depth_of(el.children[0].id) == depth_of(el.id) + 1
+    assert depth_of(base) == base.count(".")  # no slice above it in the SAS profiles
 
 
 def _search_index(report: DocsReport) -> list[dict[str, str]]:
@@ -206,31 +217,32 @@ def _search_index(report: DocsReport) -> list[dict[str, str]]:
         ("RPPS", ""),
         ("FrSlotAgregateur", "StructureDefinition-FrSlotAgregateur"),
         ("Slot.serviceType", "StructureDefinition-FrSlotAgregateur"),
+        # an element's own entry: the search lands on its row
+        ("Slot.serviceType", "StructureDefinition-FrSlotAgregateur.html#Slot.serviceType"),
     ],
 )
 def test_search_terms_are_indexed(built: tuple[IG, DocsReport], term: str, page: str) -> None:
     docs = _search_index(built[1])
     hits = [d["location"] for d in docs if term.lower() in (d["text"] + d["title"]).lower()]
+    if "#" in page:
+        assert any(h.endswith("/" + page) for h in hits), (term, hits[:5])
     assert hits, term
     if page:
         assert any(page in h for h in hits), (term, hits[:5])
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
-)
-def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
-    pytest.importorskip("playwright")
-    from PIL import Image
+@contextlib.contextmanager
+def _browser(site: Path) -> Iterator[tuple[Any, str, list[str]]]:
+    """A page of Debian's Chromium (driven by Playwright) on ``site`` served on localhost:
+    (page, base URL, every URL it requested)."""
+    pytest.importorskip("playwright", reason="playwright is not installed (the dev extra)")
     from playwright.sync_api import sync_playwright
-
-    _, report = built
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
 
-    handler = functools.partial(Quiet, directory=str(report.site))
+    handler = functools.partial(Quiet, directory=str(site))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{srv.server_address[1]}"
@@ -248,29 +260,48 @@ def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
                     "--disable-sync",
                 ],
             )
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
-            # home page, then search "créneau"
-            page.goto(f"{base}/index.html")
-            page.locator("label.md-search__icon, .md-search__input").first.click()
-            page.locator(".md-search__input").fill("créneau")
-            results = page.locator(".md-search-result__item")
-            # the search worker builds its index first: generous on a loaded machine
-            results.first.wait_for(timeout=90000)
-            assert results.count() > 0
-            # a profile page, then follow a link to one of its examples
-            page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html")
-            shot = tmp_path / "profile.png"
-            page.screenshot(path=str(shot), full_page=False)
-            link = page.locator(".md-content a[href*='examples/Slot-']").first
-            link.click()
-            page.wait_for_load_state()
-            assert "/artefacts/examples/Slot-" in page.url
-            assert page.locator("pre code").first.inner_text().lstrip().startswith("{")
+            yield page, base, requests
             browser.close()
     finally:
         srv.shutdown()
+
+
+NO_CHROMIUM = "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
+    from PIL import Image
+
+    _, report = built
+    assert report.site is not None
+    with _browser(report.site) as (page, base, requests):
+        # home page, then search "créneau"
+        page.goto(f"{base}/index.html")
+        page.locator("label.md-search__icon, .md-search__input").first.click()
+        page.locator(".md-search__input").fill("créneau")
+        results = page.locator(".md-search-result__item")
+        # the search worker builds its index first: generous on a loaded machine
+        results.first.wait_for(timeout=90000)
+        assert results.count() > 0
+        # a profile page, then follow a link to one of its examples
+        page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html")
+        shot = tmp_path / "profile.png"
+        page.screenshot(path=str(shot), full_page=False)
+        link = page.locator(".md-content a[href*='examples/Slot-']").first
+        link.click()
+        page.wait_for_load_state()
+        assert "/artefacts/examples/Slot-" in page.url
+        assert page.locator("pre code").first.inner_text().lstrip().startswith("{")
+        # a link to an element row in the snapshot tab (not the one shown) selects that
+        # tab and shows the row
+        page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html#Slot.serviceType")
+        row = page.locator('[id="Slot.serviceType"]')
+        row.wait_for(state="visible", timeout=10000)
+        assert row.is_visible()
     # nothing was fetched from outside the site
     assert all(u.startswith(base) for u in requests), [
         u for u in requests if not u.startswith(base)
@@ -281,3 +312,114 @@ def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
     assert colors is None or len(colors) > 50
     extrema = img.getextrema()
     assert extrema[1] - extrema[0] > 100
+
+
+# what a page must not have at 1280 px: a horizontal scroll bar, a table wider than the
+# column it sits in, a row taller than 400 px, a diagram that is PlantUML's error image
+_LAYOUT = """(strict) => {
+  const out = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1)
+    out.push(`horizontal overflow: ${root.scrollWidth} > ${root.clientWidth}`);
+  const column = document.querySelector(".md-content__inner");
+  const width = column.getBoundingClientRect().width;
+  for (const table of column.querySelectorAll("table")) {
+    const r = table.getBoundingClientRect();
+    if (r.width === 0) continue;  // in a tab not shown
+    const wide = Math.max(r.width, table.scrollWidth);
+    const box = (table.closest(".md-typeset__scrollwrap") || table.parentElement)
+      .getBoundingClientRect().width;
+    if (wide > Math.min(width, box) + 1) {
+      const what = table.className || table.innerText.slice(0, 40);
+      out.push(`table ${what}: ${Math.round(wide)} px in a column of ${Math.round(width)}`);
+    }
+    for (const tr of table.querySelectorAll("tr")) {
+      const h = tr.getBoundingClientRect().height;
+      if (h <= 400) continue;
+      // on the IG's own pages, a long text or a figure in a wide cell is the author's
+      // content; a tall row of a squeezed cell is the layout's fault
+      const content = (cell) => {  // the height of what the cell holds (cells stretch)
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return range.getBoundingClientRect().height;
+      };
+      const cells = [...tr.cells].sort((a, b) => content(b) - content(a));
+      const wide = cells.length && cells[0].getBoundingClientRect().width >= 0.45 * width;
+      if (strict || !wide)
+        out.push(`row ${tr.id || tr.innerText.slice(0, 40)}: ${Math.round(h)} px`);
+    }
+  }
+  return out;
+}"""
+_DIAGRAMS = r"""async () => {
+  const out = [];
+  // what PlantUML draws instead of a diagram (its SVG comment holds the source and the
+  // version: only the drawn text counts)
+  const bad = /Graphviz|Dot Executable|Syntax Error|An error has occu?rr?ed|Cannot run program/i;
+  const images = [...document.querySelectorAll(".md-content img, .md-content object")]
+    .map(i => i.getAttribute("src") || i.getAttribute("data") || "")
+    .filter(u => u.endsWith(".svg") || u.includes("diagrams/"));
+  for (const src of images) {
+    const svg = await (await fetch(src)).text();
+    const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+    const text = doc.documentElement.textContent;
+    if (bad.test(text)) out.push(`${src}: ${text.match(bad)[0]}`);
+  }
+  for (const svg of document.querySelectorAll(".md-content svg")) {
+    if (bad.test(svg.textContent)) out.push(`inline svg: ${svg.textContent.match(bad)[0]}`);
+  }
+  for (const pre of document.querySelectorAll(".md-content pre")) {
+    if (/@start\w+/.test(pre.textContent) && pre.closest(".admonition"))
+      out.push("a diagram shown as its source under a note (not rendered)");
+  }
+  return [out, images.length];
+}"""
+COPIED = [
+    f"specifications_techniques-{who}-{part}.html"
+    for who in ("ps", "cpts", "sos")
+    for part in ("gestion_regulateur", "gestion_rdv")
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_layout_at_1280_px(built: tuple[IG, DocsReport]) -> None:
+    """Issue 13 item 6: the home page, every profile and extension page (each of its
+    structure views) and every narrative page at 1280 px: no horizontal overflow, no table
+    wider than its column, no row taller than 400 px (on the narrative pages: but a figure
+    or a long text in a wide cell, the author's content), no diagram with PlantUML or
+    Graphviz error text; the six copied pages present and in the nav."""
+    ig, report = built
+    assert report.site is not None
+    profiles = [f"artefacts/StructureDefinition-{p.id}.html" for p in ig.profiles.values()]
+    source = shared_path("ig-source", "sas-1.2.0", "input", "pagecontent")
+    narrative = sorted(
+        f"{md.stem}.html"
+        for md in source.glob("*.md")
+        if "-tous-" not in md.name and md.stem != "index" and f"{md.stem}.html" not in COPIED
+    )
+    problems: list[str] = []
+    diagrams = 0
+    with _browser(report.site) as (page, base, _requests):
+        page.goto(f"{base}/index.html")
+        nav = page.eval_on_selector_all(
+            ".md-nav--primary a.md-nav__link", "els => els.map(a => a.getAttribute('href'))"
+        )
+        for name in COPIED:
+            assert name in nav, f"{name} not in the nav"
+        for url in ["index.html", *narrative, *COPIED, *profiles]:
+            strict = url == "index.html" or url in profiles
+            response = page.goto(f"{base}/{url}")
+            assert response is not None and response.ok, url
+            labels = page.locator(".ig-views > .tabbed-labels > label")
+            views = labels.count()
+            if url in profiles:
+                assert views == 3, url
+            for k in range(max(views, 1)):
+                if views:
+                    labels.nth(k).click()
+                problems += [f"{url} (view {k + 1}): {p}" for p in page.evaluate(_LAYOUT, strict)]
+            found, count = page.evaluate(_DIAGRAMS)
+            problems += [f"{url}: {p}" for p in found]
+            diagrams += count
+    assert problems == [], "\n".join(problems)
+    assert diagrams >= 1  # the home page's diagram at least was looked at
