@@ -10,6 +10,7 @@ extension definitions, reference targets), then from realistic data (FrenchData)
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from igtools.ir.model import IG, Element, Extension, Profile, TypeRef
-from igtools.ir.terminology import core_code_list
+from igtools.render.examples.codings import Codings
 from igtools.render.examples.frdata import (
     Commune,
     FrenchData,
@@ -32,6 +33,7 @@ from igtools.render.examples.helpers import (
     _iso,
     _ordered,
     _slice_key,
+    _type_slice,
     _value_regexes,
     also_matches,
     guess_type,
@@ -40,9 +42,18 @@ from igtools.render.examples.helpers import (
 )
 from igtools.render.examples.invariants import satisfy
 from igtools.render.examples.regexgen import generate_matching
-from igtools.render.examples.repair import ExampleValues, alternatives
+from igtools.render.examples.repair import (
+    Checker,
+    ExampleValues,
+    alternatives,
+    current_checker,
+    prune,
+)
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
+
+# instances checked by the repair loop: minimal, full and the first variants
+CHECKED_VARIANTS = 3
 
 NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
 
@@ -68,7 +79,7 @@ class Scope:
     start: datetime | None = None
 
 
-class Builder:
+class Builder(Codings):
     def __init__(self, ig: IG, data: FrenchData, now: datetime) -> None:
         self.ig = ig
         self.data = data
@@ -80,6 +91,8 @@ class Builder:
         self.skipped: list[str] = []  # optional parts left out, and why
         self.scope: Scope | None = None
         self._example_values: ExampleValues | None = None
+        # set by the caller's `checking()` block: validate and repair what is built
+        self.checker: Checker | None = current_checker()
         bundle_profiles = {
             p
             for prof in ig.profiles.values()
@@ -125,9 +138,39 @@ class Builder:
                 res["contained"] = self.scope.contained
             elif contained_el is not None and contained_el.min >= 1:
                 pass  # nothing referenced could be contained: the validator will say
+            if self.checker is not None and outer is None and variant < CHECKED_VARIANTS:
+                self.check(res, profile)
             return _ordered(res, profile)
         finally:
             self.scope = outer
+
+    def check(self, res: dict[str, Any], profile: Profile) -> None:
+        """The bounded repair loop: validate, and for the profiles the instance breaks
+        besides its own (a vital signs profile its LOINC code implies), leave out what
+        they prohibit and fill in what they require; at most ``rounds`` times."""
+        checker = self.checker
+        assert checker is not None
+        for _ in range(checker.rounds):
+            errors = checker.errors(res)
+            if not errors:
+                return
+            before = json.dumps(res, sort_keys=True)
+            for other in checker.broken_profiles(res, errors):
+                if other.type != res.get("resourceType"):
+                    continue
+                # only what the other profile requires is added (never an optional
+                # element it would prohibit a type of)
+                saved, self.full = self.full, False
+                try:
+                    prune(other.root, res)
+                    self.fill(other.root, res, force=True)
+                    prune(other.root, res)
+                finally:
+                    self.full = saved
+            if json.dumps(res, sort_keys=True) == before:
+                break
+        for issue in checker.errors(res):
+            self.skipped.append(f"{profile.id}: still invalid: {issue}")
 
     # ------------------------------------------------------------------ elements
 
@@ -167,11 +210,13 @@ class Builder:
             n = self.wanted(child)
             if present is not None:
                 # a pattern already gave a value: complete it with what the child requires
+                # (a choice type's value with what its type slice requires)
+                target = _type_slice(child, present) or child
                 value = obj[present]
                 if isinstance(value, list):
-                    obj[present] = [self.complete(child, v) for v in value]
+                    obj[present] = [self.complete(target, v) for v in value]
                 else:
-                    obj[present] = self.complete(child, value)
+                    obj[present] = self.complete(target, value)
                 continue
             if n == 0:
                 continue
@@ -347,49 +392,6 @@ class Builder:
     def is_resource(code: str) -> bool:
         return is_resource(code)
 
-    def codes(self, el: Element) -> list[tuple[str | None, str, str | None]]:
-        b = el.binding
-        if b is not None and b.codes:
-            return [(c.system, c.code, c.display) for c in b.codes]
-        core = core_code_list(el.base_path) if el.type_codes == ["code"] else None
-        return [(None, c, None) for c in core or ()]
-
-    def admissible(self, el: Element, codings: list[dict[str, str]]) -> list[dict[str, str]]:
-        """The codings a required binding of ``el`` can accept: of its expanded codes, or
-        of the systems it includes whole without the package set holding them."""
-        b = el.binding
-        if b is None or b.strength != "required" or b.open_systems is None:
-            return codings
-        known = {(c.system, c.code) for c in b.codes or []}
-        return [
-            c
-            for c in codings
-            if c.get("system") in b.open_systems or (c.get("system"), c.get("code")) in known
-        ]
-
-    def known_codings(self, el: Element, system: str | None = None) -> list[dict[str, str]]:
-        """Codings the IG's examples use at ``el`` that its binding accepts, else codings
-        they use anywhere of a system the binding includes whole."""
-        seen = self.admissible(el, self.harvest.codings_at(el.path, system))
-        b = el.binding
-        if not seen and b is not None and b.open_systems:
-            for open_system in b.open_systems:
-                if system in (None, open_system):
-                    seen += self.harvest.codings_at(el.path, open_system)
-        return seen
-
-    def placeholder(self, el: Element) -> dict[str, str]:
-        """A placeholder coding, of the system the binding includes when there is one
-        (so that only the code is unknown), listed in the left-out notes."""
-        b = el.binding
-        systems = b.open_systems if b is not None and b.open_systems else ["urn:ietf:rfc:3986"]
-        vs = b.value_set if b is not None else None
-        self.skipped.append(f"{el.id}: placeholder code (value set {vs} is not in the package set)")
-        return {"system": systems[0], "code": PLACEHOLDER_CODE}
-
-    def pick(self, options: list[Any]) -> Any:
-        return options[0] if not self.full else self.data.random.choice(options)
-
     def complete_type(self, el: Element, t: TypeRef, obj: dict[str, Any]) -> Any:
         """Give a data type value the content that makes it meaningful."""
         scope = self.scope
@@ -549,6 +551,12 @@ class Builder:
             prof = self.ig.profiles.get(url)
             if prof is not None and url in self.containable and self._contained_wanted():
                 return "#" + self.contain(prof)
+            if self._contained_needed():
+                # the profile requires contained resources: the first reference made
+                # points at one (of the target's profile when the package set has it)
+                cid = self.contain_target(url)
+                if cid is not None:
+                    return "#" + cid
             if url in self.targets:
                 return self.targets[url]
             rt = prof.type if prof is not None else guess_type(url)
@@ -585,6 +593,29 @@ class Builder:
         assert scope is not None
         el = scope.profile.root.child("contained")
         return el is not None and not el.prohibited and (el.min > len(scope.contained) or self.full)
+
+    def _contained_needed(self) -> bool:
+        scope = self.scope
+        assert scope is not None
+        el = scope.profile.root.child("contained")
+        return el is not None and not el.prohibited and el.min > len(scope.contained)
+
+    def contain_target(self, url: str) -> str | None:
+        """Contain a resource a reference to ``url`` may point at: built from that
+        profile when the package set has it, else a bare resource of its type."""
+        scope = self.scope
+        assert scope is not None
+        prof = self.ig.profiles.get(url)
+        if prof is None and self.checker is not None:
+            prof = self.checker.profile(url)
+        if prof is not None and prof.kind == "resource":
+            return self.contain(prof)
+        rt = guess_type(url)
+        if rt is None or rt in ("Resource", "DomainResource") or not is_resource(rt):
+            return None
+        cid = f"{rt.lower()}-{len(scope.contained) + 1}"
+        scope.contained.append({"resourceType": rt, "id": cid})
+        return cid
 
     def contain(self, prof: Profile) -> str:
         scope = self.scope
@@ -670,17 +701,6 @@ class Builder:
             return None
         out[name] = val
         return out
-
-    def _harvested_coding(self, val: Any, code: str, seen: list[dict[str, str]]) -> Any:
-        """A coding the IG's examples give this extension, in place of a placeholder or a
-        text-only concept (a value set the package set cannot expand)."""
-        if not seen or not isinstance(val, dict):
-            return val
-        if code == "Coding" and val.get("code") == PLACEHOLDER_CODE:
-            return dict(self.pick(seen))
-        if code == "CodeableConcept" and not val.get("coding"):
-            return {"coding": [dict(self.pick(seen))]}
-        return val
 
     def primitive(self, el: Element, t: TypeRef) -> Any:
         scope = self.scope

@@ -128,47 +128,79 @@ def _ordered(res: dict[str, Any], profile: Profile) -> dict[str, Any]:
     return known
 
 
-def discriminator_key(sliced: Element, s: Element) -> Any:
-    """What the slicing's value/pattern discriminators read of an item of slice ``s``,
-    as a partial value (``{"type": {...}}``); None when a discriminator is of another
-    kind or ``s`` gives it no value (the item's slice cannot be told from it)."""
+def slice_matcher(sliced: Element, s: Element) -> Any:
+    """A test telling whether an item falls in slice ``s`` by the slicing's value and
+    pattern discriminators (a fixed or pattern value, or as the validator does, the
+    codes of a required binding); None when a discriminator is of another kind or ``s``
+    gives it nothing to compare."""
+    from igtools.runtime.validation import contains
     from igtools.validate.rules import _navigate
 
     if sliced.slicing is None or not sliced.slicing.discriminators:
         return None
-    key: dict[str, Any] = {}
+    tests: list[Any] = []
     for d in sliced.slicing.discriminators:
         if d.type not in ("value", "pattern") or "(" in d.path:
             return None
         if d.path == "url" or d.path.endswith(".url"):
             return None  # extensions: told apart by their url (see _slice_key)
         target = _navigate(s, d.path)
-        value = compose_pattern(target) if target is not None else None
-        if value is None:
+        if target is None:
             return None
         parts = [p for p in d.path.split(".") if p not in ("$this", "")]
-        if not parts:
-            if isinstance(value, dict):
-                key = merge(key, value)
-                continue
+        b = target.binding
+        if target.fixed is None and target.pattern is None and b and b.strength == "required":
+            if not b.codes or not b.complete:
+                return None  # membership cannot be told
+            codes = {(c.system, c.code) for c in b.codes}
+            tests.append(lambda item, parts=parts, codes=codes: _coded_in(item, parts, codes))
+            continue
+        value = compose_pattern(target)
+        if value is None:
             return None
-        node = key
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return key or None
+        key = value
+        for p in reversed(parts):
+            key = {p: key}
+        tests.append(lambda item, key=key: contains(item, key))
+    return lambda item: all(t(item) for t in tests)
+
+
+def _coded_in(item: Any, parts: list[str], codes: set[tuple[str | None, str]]) -> bool:
+    node = item
+    for p in parts:
+        node = node.get(p) if isinstance(node, dict) else None
+    values = node if isinstance(node, list) else [node]
+    for v in values:
+        if isinstance(v, str) and any(code == v for _, code in codes):
+            return True
+        if isinstance(v, dict):
+            codings = v.get("coding") if "coding" in v else [v]
+            for c in codings or []:
+                if isinstance(c, dict) and (c.get("system"), c.get("code")) in codes:
+                    return True
+    return False
 
 
 def also_matches(sliced: Element, s: Element, item: Any) -> list[str]:
     """The other slices of ``sliced`` whose discriminators ``item`` (built for slice
     ``s``) also satisfies: an item matching two slices is an error."""
-    from igtools.runtime.validation import contains
-
     out = []
     for other in sliced.slices:
         if other is s or other.prohibited:
             continue
-        key = discriminator_key(sliced, other)
-        if key is not None and contains(item, key):
+        test = slice_matcher(sliced, other)
+        if test is not None and test(item):
             out.append(str(other.slice_name))
     return out
+
+
+def _type_slice(el: Element, json_name: str) -> Element | None:
+    """The type slice of choice element ``el`` for its JSON name (valueQuantity)."""
+    if not el.is_choice:
+        return None
+    for s in el.slices:
+        if len(s.types) == 1 and not s.prohibited:
+            code = s.types[0].code
+            if el.name[:-3] + code[0].upper() + code[1:] == json_name:
+                return s
+    return None

@@ -9,9 +9,30 @@ the IG's rules on it). Deterministic: no randomness.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-from igtools.ir.model import IG, Element
+from igtools.ir.model import IG, Element, Profile
+from igtools.runtime.validation import Issue
+
+if TYPE_CHECKING:
+    from igtools.validate.validator import Validator
+
+
+# never taken from the examples: ids, references and narrative point at the examples
+SKIPPED_KEYS = {
+    "resourceType",
+    "text",
+    "id",
+    "extension",
+    "modifierExtension",
+    "reference",
+    "fullUrl",
+    "div",
+}
 
 
 class ExampleValues:
@@ -41,7 +62,7 @@ class ExampleValues:
         if isinstance(node.get("resourceType"), str) and "." in path:
             path = str(node["resourceType"])  # a nested resource starts a new path
         for key, value in node.items():
-            if key in ("resourceType", "text", "id", "extension", "modifierExtension"):
+            if key in SKIPPED_KEYS:
                 continue
             self._walk(value, f"{path}.{key}")
 
@@ -60,3 +81,114 @@ def alternatives(el: Element, name: str, value: Any, examples: ExampleValues) ->
         if v != value and v not in out and type(v) is type(value):
             out.append(v)
     return out
+
+
+# --------------------------------------------------------------------------- checking
+
+
+class ProfileSource(Protocol):
+    """What gives the IR of any profile of the package set (an :class:`IRBuilder`)."""
+
+    def profile(self, url: str) -> Profile | None: ...
+
+
+@dataclass
+class Checker:
+    """Validates what the builder makes and names the profiles it breaks, when the
+    caller has the package set: the builder then repairs (see :func:`repair_instance`).
+
+    Without a checker (the default), instances are built by construction only."""
+
+    ig: IG = field(repr=False)
+    source: ProfileSource | None = field(default=None, repr=False)
+    validator: Validator | None = field(default=None, repr=False)
+    rounds: int = 3
+
+    def __post_init__(self) -> None:
+        if self.validator is None:
+            from igtools.ir.build import IRBuilder
+            from igtools.validate.validator import Validator
+
+            builder = self.source if isinstance(self.source, IRBuilder) else None
+            self.validator = Validator(self.ig, builder=builder)
+
+    def errors(self, res: dict[str, Any]) -> list[Issue]:
+        assert self.validator is not None
+        try:
+            issues = self.validator.validate_resource(res)
+        except Exception:  # a checker's failure must not stop the generation
+            return []
+        return [i for i in issues if i.severity in ("error", "fatal")]
+
+    def profile(self, url: str) -> Profile | None:
+        key = url.partition("|")[0]
+        prof = self.ig.profiles.get(key)
+        if prof is None and self.source is not None:
+            prof = self.source.profile(key)
+        return prof
+
+    def broken_profiles(self, res: dict[str, Any], errors: list[Issue]) -> list[Profile]:
+        """The profiles, other than the ones ``res`` claims, whose rules it breaks (an
+        issue names its profile by name): the one its code implies (an Observation's
+        vital signs profile), the IG's profiles by name."""
+        claimed = {str(p).partition("|")[0] for p in (res.get("meta") or {}).get("profile") or []}
+        names = dict.fromkeys(i.profile for i in errors)
+        out: list[Profile] = []
+        implied = getattr(self.validator, "_implied_profile", None)
+        rules = implied(res) if implied is not None else None
+        for name in names:
+            prof: Profile | None = None
+            if rules is not None and name in (rules.name, rules.url):
+                prof = self.profile(rules.url)
+            else:
+                prof = next((p for p in self.ig.profiles.values() if name in (p.name, p.url)), None)
+            if prof is not None and prof.url not in claimed and prof not in out:
+                out.append(prof)
+        return out
+
+
+_CHECKER: ContextVar[Checker | None] = ContextVar("igtools_examples_checker", default=None)
+
+
+@contextmanager
+def checking(checker: Checker) -> Iterator[Checker]:
+    """Within this block, example builders check and repair what they build."""
+    token = _CHECKER.set(checker)
+    try:
+        yield checker
+    finally:
+        _CHECKER.reset(token)
+
+
+def current_checker() -> Checker | None:
+    return _CHECKER.get()
+
+
+def prune(el: Element, obj: dict[str, Any]) -> bool:
+    """Remove from ``obj`` what ``el``'s profile prohibits (max 0), type slices of a
+    choice included (``value[x]:valueQuantity`` 0..0); whether anything went."""
+    changed = False
+    for child in el.children:
+        names = [n for n in child.json_names() if n in obj]
+        if not names:
+            continue
+        if child.prohibited:
+            for n in names:
+                del obj[n]
+            changed = True
+            continue
+        if child.is_choice:
+            for s in child.slices:
+                if s.prohibited and len(s.types) == 1:
+                    n = child.name[:-3] + s.types[0].code[0].upper() + s.types[0].code[1:]
+                    if n in obj:
+                        del obj[n]
+                        changed = True
+        for n in names:
+            if n not in obj:
+                continue
+            value = obj[n]
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict) and "resourceType" not in item:
+                    changed |= prune(child, item)
+    return changed
