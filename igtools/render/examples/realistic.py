@@ -112,11 +112,14 @@ class RealisticBuilder(Builder):
 
     def examples_use(self, el: Element) -> bool:
         """Do the examples of the profile being built (or of its bases) use ``el``? Only
-        an element of the resource itself or of one of its backbone elements counts: a
-        data type's parts are completed the toolkit's way (an IG's example may be
-        incoherent there: a Timing's countMax without its count)."""
+        an element of the resource itself or of one of its backbone elements, outside
+        slices, counts: a data type's parts are completed the toolkit's way (an IG's
+        example may be incoherent there: a Timing's countMax without its count)."""
         owner = el.base_path.split(".", 1)[0]
-        if not is_resource(owner):
+        if not is_resource(owner) or ":" in el.id:
+            # inside a slice, the slice's children may be less constrained than the same
+            # children of the sliced element (US Core Provenance agent.onBehalfOf): the
+            # slice's own rules decide
             return False
         used = self._used_paths()
         if "[x]" not in el.path:
