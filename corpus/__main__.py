@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from corpus.classes import MISSING_DEPENDENCY, UNREPRODUCIBLE
@@ -80,30 +80,55 @@ def _table(results: list[PackageResult]) -> Table:
     return table
 
 
-def _snapshot_table(shared: Path, only: list[str] | None) -> Table:
+def _snapshot_table(shared: Path, only: list[str] | None, details: bool = False) -> Group:
     """Every StructureDefinition of the packages with a published snapshot, its
     snapshot removed and regenerated from the differential, compared element by element
-    (igtools.ir.snapshot_compare, docs/snapshots.md)."""
+    (igtools.ir.snapshot_compare, docs/snapshots.md): identical / comparable (its base
+    chain is loaded) / total per package, then why the others differ (per class of
+    difference; with ``details``, per profile)."""
     import time
 
-    from igtools.ir.snapshot_compare import compare_package, load_package_index, packages_in
+    from igtools.ir.snapshot_compare import (
+        ProfileResult,
+        compare_package,
+        load_package_index,
+        packages_in,
+        reason_class,
+    )
 
     table = Table(title="Snapshots regenerated from differentials vs the published ones")
-    for col in ("package", "identical", "profiles", "s"):
+    for col in ("package", "identical", "comparable", "profiles", "s"):
         table.add_column(col, justify="left" if col == "package" else "right")
     folder = shared / "fhir-packages"
-    same_all = total = 0
+    same_all = comparable_all = total = 0
+    different: list[tuple[str, ProfileResult]] = []
     with tempfile.TemporaryDirectory() as cache:
         for arg in only or packages_in(folder):
             index, pkg_id = load_package_index(folder, arg, Path(cache))
             start = time.perf_counter()
             results = compare_package(index, pkg_id)
             same = sum(r.identical for r in results)
-            same_all, total = same_all + same, total + len(results)
+            comparable = sum(r.comparable for r in results)
+            same_all, comparable_all = same_all + same, comparable_all + comparable
+            total += len(results)
             took = time.perf_counter() - start
-            table.add_row(pkg_id, str(same), str(len(results)), f"{took:.1f}")
-    table.add_row("all", str(same_all), str(total), "", style="bold")
-    return table
+            table.add_row(pkg_id, str(same), str(comparable), str(len(results)), f"{took:.1f}")
+            different += [(pkg_id, r) for r in results if not r.identical]
+    table.add_row("all", str(same_all), str(comparable_all), str(total), "", style="bold")
+    classes: Counter[str] = Counter()
+    for _, r in different:
+        classes.update({reason_class(reason) for reason in r.reasons})
+    why = Table(
+        title="Why the other snapshots differ (profiles per class; a profile may have several)"
+    )
+    why.add_column("class")
+    why.add_column("profiles", justify="right")
+    for cls, n in sorted(classes.items(), key=lambda kv: (-kv[1], kv[0])):
+        why.add_row(cls, str(n))
+    parts: list[Table | str] = [table, why]
+    if details:
+        parts += [f"{pkg} {r.url}: {r.reason}" for pkg, r in different]
+    return Group(*parts)
 
 
 def main() -> int:
@@ -169,7 +194,7 @@ def main() -> int:
     for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
         console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
     if not args.no_snapshots:
-        console.print(_snapshot_table(args.shared, args.package))
+        console.print(_snapshot_table(args.shared, args.package, args.details))
     bad = sum(r.count("false-rejection") * r.has_qa + r.count("crash") for r in results)
     return 1 if bad else 0
 

@@ -12,6 +12,7 @@ compared element by element with the published one on the facets that matter to 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from igtools.errors import IgtoolsError
-from igtools.ir.snapshot import FHIR_SD, SnapshotGenerator
+from igtools.ir.snapshot import FHIR_SD, SnapshotGenerationError, SnapshotGenerator
+from igtools.ir.snapshot.reasons import UNEXPLAINED, Context, Difference, reasons
 from igtools.packages.index import ResourceIndex
 from igtools.packages.spec import version_key
 
@@ -33,10 +35,36 @@ class ProfileResult:
     url: str
     differences: list[str] = field(default_factory=list)
     error: str | None = None
+    # why it differs: "base missing: <canonical>", or the classes of its differences
+    # (igtools.ir.snapshot.reasons); empty when identical
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
         return self.error is None and not self.differences
+
+    @property
+    def comparable(self) -> bool:
+        """Whether a snapshot could be generated (its base chain is loaded)."""
+        return self.error is None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    @property
+    def unexplained(self) -> bool:
+        return any(r.startswith(UNEXPLAINED) for r in self.reasons)
+
+
+def reason_class(reason: str) -> str:
+    """The class of a reason, for counting: the canonical kept for a missing definition,
+    the element left out of an unexplained difference, the wanting profile dropped."""
+    if reason.startswith(UNEXPLAINED):
+        return UNEXPLAINED
+    if reason.startswith("error:"):
+        return "error"
+    return reason.split(" (", 1)[0] if "missing" in reason.split(":", 1)[0] else reason
 
 
 def _types(el: Json) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
@@ -111,23 +139,24 @@ FACETS: dict[str, Any] = {
 }
 
 
-def compare_elements(generated: list[Json], published: list[Json]) -> list[str]:
+def diff_elements(generated: list[Json], published: list[Json]) -> list[Difference]:
     """Differences between two snapshots' element lists (empty when identical)."""
     gen_ids = [str(e.get("id")) for e in generated]
     pub_ids = [str(e.get("id")) for e in published]
-    out: list[str] = []
+    out: list[Difference] = []
     if gen_ids != pub_ids:
-        missing = [i for i in pub_ids if i not in set(gen_ids)]
-        extra = [i for i in gen_ids if i not in set(pub_ids)]
+        gen_set, pub_set = set(gen_ids), set(pub_ids)
+        missing = tuple(i for i in pub_ids if i not in gen_set)
+        extra = tuple(i for i in gen_ids if i not in pub_set)
         if missing:
-            out.append(
-                f"missing elements: {', '.join(missing[:8])}" + (" ..." * (len(missing) > 8))
-            )
+            out.append(Difference("missing", ids=missing))
         if extra:
-            out.append(f"extra elements: {', '.join(extra[:8])}" + (" ..." * (len(extra) > 8)))
+            out.append(Difference("extra", ids=extra))
         if not missing and not extra:
             first = next(i for i, (a, b) in enumerate(zip(gen_ids, pub_ids, strict=True)) if a != b)
-            out.append(f"element order differs at #{first}: {gen_ids[first]} vs {pub_ids[first]}")
+            out.append(
+                Difference("order", f"#{first}", generated=gen_ids[first], published=pub_ids[first])
+            )
     gen_by_id = {str(e.get("id")): e for e in generated}
     for pub in published:
         gen = gen_by_id.get(str(pub.get("id")))
@@ -136,13 +165,13 @@ def compare_elements(generated: list[Json], published: list[Json]) -> list[str]:
         for facet, get in FACETS.items():
             a, b = get(gen), get(pub)
             if a != b:
-                out.append(f"{pub.get('id')}: {facet}: {_short(a)} != published {_short(b)}")
+                out.append(Difference("facet", str(pub.get("id")), facet, a, b))
     return out
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+def compare_elements(generated: list[Json], published: list[Json]) -> list[str]:
+    """Differences between two snapshots' element lists, as text (empty when identical)."""
+    return [str(d) for d in diff_elements(generated, published)]
 
 
 def _has_both(sd: Json) -> bool:
@@ -182,12 +211,48 @@ def compare_package(index: ResourceIndex, package: str) -> list[ProfileResult]:
         result = ProfileResult(url)
         try:
             generated = gen.snapshot_elements(url)
+        except SnapshotGenerationError as exc:
+            result.error = str(exc)
+            if exc.missing is not None:
+                why = "base missing" if exc.wanted_by.startswith("base of") else "missing"
+                where = "" if exc.wanted_by == f"base of {url}" else f" ({exc.wanted_by})"
+                result.reasons = [f"{why}: {exc.missing}{where}"]
+            else:
+                result.reasons = [f"error: {exc}"]
         except IgtoolsError as exc:
             result.error = str(exc)
+            result.reasons = [f"error: {exc}"]
         else:
-            result.differences = compare_elements(generated, sd["snapshot"]["element"])
+            published = sd["snapshot"]["element"]
+            differences = diff_elements(generated, published)
+            result.differences = [str(d) for d in differences]
+            if differences:
+                result.reasons = _reasons(gen, sd, generated, published, differences)
         results.append(result)
     return results
+
+
+def _reasons(
+    gen: SnapshotGenerator,
+    sd: Json,
+    generated: list[Json],
+    published: list[Json],
+    differences: list[Difference],
+) -> list[str]:
+    """Why ``sd``'s generated snapshot differs (:mod:`igtools.ir.snapshot.reasons`)."""
+    base = sd.get("baseDefinition")
+    if isinstance(base, str) and "|" in base:
+        found = gen.definition(base)
+        version = found.get("version") if found else None
+        if found is not None and version != base.split("|", 1)[1]:
+            return [f"base version: {base} not held, {version} stood in"]
+    ctx = Context(
+        sd,
+        {str(e.get("id")): e for e in generated},
+        {str(e.get("id")): e for e in published},
+        gen.definition,
+    )
+    return reasons(differences, ctx, FACETS)
 
 
 def load_package_index(
@@ -221,12 +286,21 @@ def held_versions(folder: Path) -> dict[str, str]:
     """``name#wanted`` -> the version ``folder`` holds, for the dependency versions its
     packages declare that it does not hold but holds another of the same major version
     (the extensions pack 5.3.0 for 5.2.0; not 5.3.0 for 1.0.0, whose texts differ)."""
+    archives = tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.tgz"))
+    )
+    return dict(_held_versions(archives))
+
+
+@functools.lru_cache(maxsize=4)
+def _held_versions(archives: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str], ...]:
     import json
     import tarfile
 
     held: dict[str, list[str]] = {}
     wanted: set[tuple[str, str]] = set()
-    for tgz in sorted(folder.glob("*.tgz")):
+    for path, _, _ in archives:
+        tgz = Path(path)
         try:
             with tarfile.open(tgz) as tar:
                 member = tar.extractfile("package/package.json")
@@ -247,7 +321,7 @@ def held_versions(folder: Path) -> dict[str, str]:
         same_major = [h for h in versions if h.split(".")[0] == v.split(".")[0]]
         if same_major:
             out[f"{dep}#{v}"] = max(same_major, key=version_key)
-    return out
+    return tuple(out.items())
 
 
 def packages_in(folder: Path) -> list[str]:
@@ -289,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in results:
                     if r.identical:
                         continue
-                    print(f"  {r.url}")
+                    print(f"  {r.url}: {r.reason}")
                     for line in ([r.error] if r.error else r.differences)[: 10 * args.verbose]:
                         print(f"    {line}")
         print(f"{'total':55} {total_same:4d} / {total:4d} identical")

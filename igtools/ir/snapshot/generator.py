@@ -53,6 +53,12 @@ _BASE: Json = {
 }
 
 
+def _held(package: str, deps: dict[str, str]) -> bool:
+    """Whether ``package`` (``name#version``) is the version ``deps`` names."""
+    name, _, version = package.partition("#")
+    return deps.get(name) == version
+
+
 def _backbone(node: Node) -> bool:
     """Whether ``node``'s children are its own (not those of a data type)."""
     return bool({t.get("code") for t in types_of(node.orig)} & {"BackboneElement", "Element"})
@@ -101,6 +107,11 @@ class SnapshotGenerator:
             self._snapshots.pop(url, None)
             self._trees.pop(url, None)
 
+    def definition(self, url: str) -> Json | None:
+        """The StructureDefinition ``url`` resolves to (another version of it when the
+        version it names is not loaded), or None."""
+        return self._sd(url)
+
     def _sd(self, url: str) -> Json | None:
         found = self._sd_entry(url)
         return found[0] if found else None
@@ -124,22 +135,30 @@ class SnapshotGenerator:
     def _latest(self, entry: ResourceEntry) -> ResourceEntry:
         """Among the packages defining the same URL (the core and the extensions pack, say),
         the latest version, unless the package being generated defines it."""
-        root = self.index.packages[0].id if self.index.packages else None
+        root = self.index.packages[0] if self.index.packages else None
         candidates = [
             e
             for e in self.index.all_versions(str(entry.url))
             if e.resource_type == "StructureDefinition"
         ]
-        if len(candidates) < 2 or entry.package == root:
+        if len(candidates) < 2 or (root is not None and entry.package == root.id):
             return entry
+        if root is not None:
+            # the version of the package the package being generated depends on (two
+            # versions of a national core loaded, one through another dependency)
+            deps = root.dependencies
+            wanted = [e for e in candidates if _held(e.package, deps)]
+            if len(wanted) == 1:
+                return wanted[0]
         return max(candidates, key=lambda e: version_key(e.version or "0"))
 
     def _version_of(self, url: str) -> str | None:
         """The version of the conformance resource ``url`` resolves to (pinning)."""
         v = self._versions.get(url)
         if v is None:
-            entry = self.index.resolve(url)
-            v = self._versions[url] = (entry.version or "") if entry is not None else ""
+            versions = [e.version or "" for e in self.index.all_versions(url)]
+            # the latest of the loaded packages' (a terminology package's over the core's)
+            v = self._versions[url] = max(versions, key=version_key) if versions else ""
         return v or None
 
     def snapshot_elements(self, url: str, wanted_by: str = "") -> list[Json]:
@@ -151,7 +170,9 @@ class SnapshotGenerator:
         sd = self._sd(url)
         if sd is None:
             by = f" ({wanted_by})" if wanted_by else ""
-            raise SnapshotGenerationError(f"StructureDefinition {url} not found{by}")
+            raise SnapshotGenerationError(
+                f"StructureDefinition {url} not found{by}", missing=url, wanted_by=wanted_by
+            )
         snap = sd.get("snapshot")
         elements = snap.get("element") if isinstance(snap, dict) else None
         if key in self.regenerate or not isinstance(elements, list) or not elements:

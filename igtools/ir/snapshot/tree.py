@@ -10,7 +10,16 @@ Json = dict[str, Any]
 
 
 class SnapshotGenerationError(IgtoolsError):
-    """A snapshot cannot be computed (no base, a broken chain, a bad differential)."""
+    """A snapshot cannot be computed (no base, a broken chain, a bad differential).
+
+    ``missing``: the canonical of the definition no loaded package has, when that is why
+    (``wanted_by`` says what it was wanted for: ``base of <url>``, ``type of ...``).
+    """
+
+    def __init__(self, message: str, missing: str | None = None, wanted_by: str = "") -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.wanted_by = wanted_by
 
 
 def copy_json(value: Any) -> Any:
