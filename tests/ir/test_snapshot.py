@@ -267,6 +267,62 @@ def test_ir_builder_reads_differential_only_profiles(tmp_path: Path) -> None:
     ), builder.warnings
 
 
+def test_structure_definition_without_name_is_a_warning_naming_its_file(tmp_path: Path) -> None:
+    """A loose folder with a StructureDefinition lacking a required field (``name``) is
+    read: that file gets a warning, its profile and the others are built."""
+    from igtools.ir.build import IRBuilder
+    from igtools.ir.snapshot.fill import ensure_core
+    from igtools.packages import PackageLoader, Settings
+    from tests.conftest import shared_path
+
+    source = tmp_path / "resources"
+    source.mkdir()
+    (source / "StructureDefinition-patient-base.json").write_text(
+        (FIXTURES / "patient-base.json").read_text()
+    )
+    nameless = _sd("patient-derived")
+    del nameless["name"]
+    (source / "StructureDefinition-nameless.json").write_text(json.dumps(nameless))
+    loader = PackageLoader(
+        Settings(
+            cache_dir=tmp_path / "cache",
+            package_dirs=[shared_path("fhir-packages")],
+            offline=True,
+        )
+    )
+    pset = loader.load(str(source))
+    ensure_core(pset, loader)
+    builder = IRBuilder(pset)
+    ig = builder.build()
+    assert EX + "test-patient" in ig.profiles
+    assert EX + "test-patient-derived" in ig.profiles
+    warned = [w for w in builder.warnings if "StructureDefinition-nameless.json" in w]
+    assert warned and "without name" in warned[0], builder.warnings
+    assert not any("StructureDefinition-patient-base.json" in w for w in builder.warnings)
+
+
+def test_broken_chain_in_a_loose_folder_names_the_profiles(tmp_path: Path) -> None:
+    """``igtools snapshot`` on a folder whose profiles derive from each other in a circle,
+    or from a profile nobody defines: each is a warning naming its file and the chain; the
+    others are written."""
+    source = tmp_path / "resources"
+    source.mkdir()
+    for name in ("cycle-a", "cycle-b", "patient-derived", "observation"):
+        (source / f"StructureDefinition-{name}.json").write_text(
+            (FIXTURES / f"{name}.json").read_text()
+        )
+    out = tmp_path / "out"
+    result = _snapshot_cli(tmp_path, source, out)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    cycle = [line for line in lines if "StructureDefinition-cycle-a.json" in line]
+    assert cycle and "circular baseDefinition chain" in cycle[0], result.stderr
+    assert "cycle-a" in cycle[0] and "cycle-b" in cycle[0]
+    broken = [line for line in lines if "StructureDefinition-patient-derived.json" in line]
+    assert broken and "test-patient not found (base of" in broken[0], result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["StructureDefinition-test-observation.json"]
+
+
 def test_logical_model_on_base(core_index: ResourceIndex) -> None:
     snap = _generator(core_index, "logical").snapshot_elements(EX + "test-logical")
     assert [e["id"] for e in snap] == [

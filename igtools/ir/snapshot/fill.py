@@ -30,10 +30,13 @@ class PackageSnapshots:
     failed: list[tuple[ResourceEntry, str]] = field(default_factory=list)
     # what the differentials get wrong without preventing a snapshot (min, max)
     problems: list[str] = field(default_factory=list)
+    # StructureDefinitions lacking a required field a snapshot does without (name...)
+    incomplete: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{where(e)}: {msg}" for e, msg in self.failed] + self.problems
+        failed = [f"{where(e)}: {msg}" for e, msg in self.failed]
+        return failed + self.incomplete + self.problems
 
 
 def where(entry: ResourceEntry) -> str:
@@ -51,11 +54,23 @@ def has_snapshot(sd: Json) -> bool:
     return isinstance(snap, dict) and bool(snap.get("element"))
 
 
+# required by StructureDefinition, but not to compute a snapshot
+_REQUIRED = ("name", "status", "kind", "abstract")
+
+
 def _check(sd: Json) -> str | None:
     """Why ``sd`` cannot get a snapshot (a required field missing), or None."""
     missing = [k for k in ("url", "type", "baseDefinition") if not isinstance(sd.get(k), str)]
     if missing:
         return f"StructureDefinition without {', '.join(missing)}: no snapshot computed"
+    return None
+
+
+def _incomplete(sd: Json) -> str | None:
+    """The required fields ``sd`` lacks that a snapshot does without, or None."""
+    missing = [k for k in _REQUIRED if sd.get(k) in (None, "")]
+    if missing:
+        return f"StructureDefinition without {', '.join(missing)} (required): read all the same"
     return None
 
 
@@ -86,6 +101,9 @@ def generate_package(
             out.failed.append((e, problem))
         else:
             ok.append(e)
+            lacking = _incomplete(e.data)
+            if lacking is not None:
+                out.incomplete.append(f"{where(e)}: {lacking}")
     gen = SnapshotGenerator(
         index,
         regenerate=[str(e.data["url"]) for e in ok],
