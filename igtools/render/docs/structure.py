@@ -81,6 +81,7 @@ SHORT_MAX = 180  # characters of a short description shown (all of it in the tit
 VALUE_MAX = 120  # of a fixed or pattern value
 EXPRESSION_MAX = 400  # of an invariant's expression
 TARGETS_MAX = 12  # target profiles of one type shown (the others in the title)
+TYPES_MAX = 12  # types of one element shown (the others in the title)
 
 
 @dataclass
@@ -195,7 +196,10 @@ def card_text(el: Element) -> str:
 
 def type_html(el: Element, links: Links, ids: frozenset[str] = frozenset()) -> str:
     """The types (``ids``: the element ids of the page, for content references)."""
-    parts = [_one_type(tr, links) for tr in el.types]
+    parts = [_one_type(tr, links) for tr in el.types[:TYPES_MAX]]
+    if len(el.types) > TYPES_MAX:  # value[x] of Extension: every type of FHIR
+        rest = [tr.code for tr in el.types[TYPES_MAX:]]
+        parts.append(f'<span title="{escape(" | ".join(rest))}">+{len(rest)}</span>')
     if el.content_reference:  # "#Bundle.link" or "<canonical>#Bundle.link"
         target = el.content_reference.rpartition("#")[2]
         shown = escape(f"→ {target}")

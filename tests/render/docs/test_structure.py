@@ -157,3 +157,21 @@ def test_text_links_leave_the_generated_html_alone() -> None:
     text = f"[x](StructureDefinition-x.html)\n\n{generated}\n"
     out = mapper.rewrite(text, "artefacts/StructureDefinition-y.md")
     assert out == f"[x](StructureDefinition-x.md)\n\n{generated}\n"
+
+
+def test_many_types_are_cut(ig: IG) -> None:
+    """Extension.value[x] allows every FHIR type (US Core's race): the first ones shown,
+    the others counted, all of them in a title."""
+    from igtools.ir.model import TypeRef
+    from igtools.render.docs.structure import TYPES_MAX
+
+    p = ig.profiles[PATIENT]
+    el = next(e for e in p.elements() if e.id == "Patient.birthDate")
+    old = el.types
+    el.types = [TypeRef(f"type{k}") for k in range(50)]
+    try:
+        row = blocks(view(ig, p))[1].split('<tr id="Patient.birthDate"', 1)[1].split("</tr>")[0]
+    finally:
+        el.types = old
+    assert row.count("datatypes.html#type") == TYPES_MAX
+    assert f">+{50 - TYPES_MAX}</span>" in row and "type49" in row
