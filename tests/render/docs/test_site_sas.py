@@ -3,16 +3,9 @@ asset from the web, French search, and a real browser (Playwright + Debian Chrom
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import io
 import json
-import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,8 +15,7 @@ from igtools.render.diff.compare import compare
 from igtools.render.diff.report import to_markdown
 from igtools.render.docs.site import DocsRenderer, DocsReport
 from tests.conftest import shared_path
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.render.docs.browser import CHROMIUM, DIAGRAMS, LAYOUT, NO_CHROMIUM, browser
 
 
 @pytest.fixture(scope="module")
@@ -231,54 +223,13 @@ def test_search_terms_are_indexed(built: tuple[IG, DocsReport], term: str, page:
         assert any(page in h for h in hits), (term, hits[:5])
 
 
-@contextlib.contextmanager
-def _browser(site: Path) -> Iterator[tuple[Any, str, list[str]]]:
-    """A page of Debian's Chromium (driven by Playwright) on ``site`` served on localhost:
-    (page, base URL, every URL it requested)."""
-    pytest.importorskip("playwright", reason="playwright is not installed (the dev extra)")
-    from playwright.sync_api import sync_playwright
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(site))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            yield page, base, requests
-            browser.close()
-    finally:
-        srv.shutdown()
-
-
-NO_CHROMIUM = "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
-def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
+def test_in_abrowser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
     from PIL import Image
 
     _, report = built
     assert report.site is not None
-    with _browser(report.site) as (page, base, requests):
+    with browser(report.site) as (page, base, requests):
         # home page, then search "créneau"
         page.goto(f"{base}/index.html")
         page.locator("label.md-search__icon, .md-search__input").first.click()
@@ -314,66 +265,6 @@ def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
     assert extrema[1] - extrema[0] > 100
 
 
-# what a page must not have at 1280 px: a horizontal scroll bar, a table wider than the
-# column it sits in, a row taller than 400 px, a diagram that is PlantUML's error image
-_LAYOUT = """(strict) => {
-  const out = [];
-  const root = document.documentElement;
-  if (root.scrollWidth > root.clientWidth + 1)
-    out.push(`horizontal overflow: ${root.scrollWidth} > ${root.clientWidth}`);
-  const column = document.querySelector(".md-content__inner");
-  const width = column.getBoundingClientRect().width;
-  for (const table of column.querySelectorAll("table")) {
-    const r = table.getBoundingClientRect();
-    if (r.width === 0) continue;  // in a tab not shown
-    const wide = Math.max(r.width, table.scrollWidth);
-    const box = (table.closest(".md-typeset__scrollwrap") || table.parentElement)
-      .getBoundingClientRect().width;
-    if (wide > Math.min(width, box) + 1) {
-      const what = table.className || table.innerText.slice(0, 40);
-      out.push(`table ${what}: ${Math.round(wide)} px in a column of ${Math.round(width)}`);
-    }
-    for (const tr of table.querySelectorAll("tr")) {
-      const h = tr.getBoundingClientRect().height;
-      if (h <= 400) continue;
-      // on the IG's own pages, a long text or a figure in a wide cell is the author's
-      // content; a tall row of a squeezed cell is the layout's fault
-      const content = (cell) => {  // the height of what the cell holds (cells stretch)
-        const range = document.createRange();
-        range.selectNodeContents(cell);
-        return range.getBoundingClientRect().height;
-      };
-      const cells = [...tr.cells].sort((a, b) => content(b) - content(a));
-      const wide = cells.length && cells[0].getBoundingClientRect().width >= 0.45 * width;
-      if (strict || !wide)
-        out.push(`row ${tr.id || tr.innerText.slice(0, 40)}: ${Math.round(h)} px`);
-    }
-  }
-  return out;
-}"""
-_DIAGRAMS = r"""async () => {
-  const out = [];
-  // what PlantUML draws instead of a diagram (its SVG comment holds the source and the
-  // version: only the drawn text counts)
-  const bad = /Graphviz|Dot Executable|Syntax Error|An error has occu?rr?ed|Cannot run program/i;
-  const images = [...document.querySelectorAll(".md-content img, .md-content object")]
-    .map(i => i.getAttribute("src") || i.getAttribute("data") || "")
-    .filter(u => u.endsWith(".svg") || u.includes("diagrams/"));
-  for (const src of images) {
-    const svg = await (await fetch(src)).text();
-    const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
-    const text = doc.documentElement.textContent;
-    if (bad.test(text)) out.push(`${src}: ${text.match(bad)[0]}`);
-  }
-  for (const svg of document.querySelectorAll(".md-content svg")) {
-    if (bad.test(svg.textContent)) out.push(`inline svg: ${svg.textContent.match(bad)[0]}`);
-  }
-  for (const pre of document.querySelectorAll(".md-content pre")) {
-    if (/@start\w+/.test(pre.textContent) && pre.closest(".admonition"))
-      out.push("a diagram shown as its source under a note (not rendered)");
-  }
-  return [out, images.length];
-}"""
 COPIED = [
     f"specifications_techniques-{who}-{part}.html"
     for who in ("ps", "cpts", "sos")
@@ -399,7 +290,7 @@ def test_layout_at_1280_px(built: tuple[IG, DocsReport]) -> None:
     )
     problems: list[str] = []
     diagrams = 0
-    with _browser(report.site) as (page, base, _requests):
+    with browser(report.site) as (page, base, _requests):
         page.goto(f"{base}/index.html")
         nav = page.eval_on_selector_all(
             ".md-nav--primary a.md-nav__link", "els => els.map(a => a.getAttribute('href'))"
@@ -417,8 +308,8 @@ def test_layout_at_1280_px(built: tuple[IG, DocsReport]) -> None:
             for k in range(max(views, 1)):
                 if views:
                     labels.nth(k).click()
-                problems += [f"{url} (view {k + 1}): {p}" for p in page.evaluate(_LAYOUT, strict)]
-            found, count = page.evaluate(_DIAGRAMS)
+                problems += [f"{url} (view {k + 1}): {p}" for p in page.evaluate(LAYOUT, strict)]
+            found, count = page.evaluate(DIAGRAMS)
             problems += [f"{url}: {p}" for p in found]
             diagrams += count
     assert problems == [], "\n".join(problems)
