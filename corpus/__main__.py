@@ -2,10 +2,12 @@
 
 igtools over every IG of ../shared: each example validated by igtools and compared with
 the reference validator's verdict on the same file (../shared/ig-qa), the examples of
-packages without a QA report validated alone, and every published snapshot regenerated
-from its differential and compared. Prints a table per measure and the disagreements;
-exit 1 on any false rejection (an example igtools rejects that the reference accepts)
-or crash.
+packages without a QA report validated alone, every published snapshot regenerated
+from its differential and compared, and every IG built (``igtools build``: models,
+examples, stubs, docs) with the examples it writes validated. Prints a table per
+measure and the disagreements; exit 1 on any false rejection (an example igtools
+rejects that the reference accepts), crash, failed build stage or generated example
+igtools rejects.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from rich.console import Console, Group
 from rich.table import Table
 
+from corpus.build import BuildResult, build_package, build_packages
 from corpus.classes import MISSING_DEPENDENCY, UNREPRODUCIBLE
 from corpus.validation import (
     PackageResult,
@@ -26,6 +29,7 @@ from corpus.validation import (
     qa_packages,
     validate_package,
 )
+from igtools.build import STAGES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VERDICTS = ("agree-valid", "agree-invalid", "false-rejection", "miss", "unreproducible", "crash")
@@ -142,12 +146,23 @@ def main() -> int:
         action="store_true",
         help="skip the snapshots regenerated from differentials vs the published ones",
     )
+    ap.add_argument("--no-build", action="store_true", help="skip igtools build of every IG")
+    ap.add_argument(
+        "--skip-stage",
+        action="append",
+        default=[],
+        choices=STAGES,
+        help="a build stage left out (repeatable; e.g. docs, the slowest)",
+    )
+    ap.add_argument("--no-validate", action="store_true", help="skip the examples vs the QA")
     args = ap.parse_args()
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     if not (args.shared / "ig-qa").is_dir():
         console.print(f"{args.shared}/ig-qa absent: the corpus lives in ../shared")
         return 2
     packages = args.package or qa_packages(args.shared) + example_packages_without_qa(args.shared)
+    if args.no_validate:
+        packages = []
     results = []
     with tempfile.TemporaryDirectory() as cache:
         for pkg in packages:
@@ -175,7 +190,8 @@ def main() -> int:
                         highlight=False,
                         markup=False,
                     )
-    console.print(_table([r for r in results if r.has_qa]))
+    if results:
+        console.print(_table([r for r in results if r.has_qa]))
     others = [r for r in results if not r.has_qa]
     if others:
         table = Table(title="igtools validate on the examples of packages without a QA report")
@@ -190,12 +206,17 @@ def main() -> int:
     for r in results:
         for e in r.examples:
             left.update(e.left_out)
-    console.print("Reference errors left out (not reproducible without a terminology server):")
-    for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
-        console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
+    if results:
+        console.print("Reference errors left out (not reproducible without a terminology server):")
+        for cls in (*UNREPRODUCIBLE, MISSING_DEPENDENCY):
+            console.print(f"  {cls.name}: {left[cls.name]} ({cls.reason})", highlight=False)
     if not args.no_snapshots:
         console.print(_snapshot_table(args.shared, args.package, args.details))
+    builds = [] if args.no_build else _builds(args, console)
+    if builds:
+        console.print(_build_table(builds))
     bad = sum(r.count("false-rejection") * r.has_qa + r.count("crash") for r in results)
+    bad += sum(not r.clean for r in builds)
     return 1 if bad else 0
 
 

@@ -69,7 +69,7 @@ def example_packages_without_qa(shared: Path) -> list[str]:
     with_qa = set(qa_packages(shared))
     out = []
     for tgz in sorted((shared / "fhir-packages").glob("*.tgz")):
-        name, _, version = _split_folder(tgz.name[: -len(".tgz")])
+        name, _, version = split_folder(tgz.name[: -len(".tgz")])
         if f"{name}#{version}" in with_qa:
             continue
         with tarfile.open(tgz) as tar:
@@ -84,12 +84,12 @@ def qa_packages(shared: Path) -> list[str]:
     for qa in sorted((shared / "ig-qa").glob("*/qa-eslintcompact.txt")):
         folder = qa.parent.name
         if (shared / "fhir-packages" / f"{folder}.tgz").is_file():
-            name, _, version = _split_folder(folder)
+            name, _, version = split_folder(folder)
             out.append(f"{name}#{version}")
     return out
 
 
-def _split_folder(folder: str) -> tuple[str, str, str]:
+def split_folder(folder: str) -> tuple[str, str, str]:
     # "<name>-<version>": the version starts at the first '-' followed by a digit
     for i, ch in enumerate(folder):
         if ch == "-" and folder[i + 1 : i + 2].isdigit():

@@ -84,11 +84,13 @@ def _count(folder: Path) -> int:
 
 
 class Builder:
-    def __init__(self, pset: PackageSet, out: Path, options: BuildOptions) -> None:
+    def __init__(
+        self, pset: PackageSet, out: Path, options: BuildOptions, ig: IG | None = None
+    ) -> None:
         self.pset = pset
         self.out = out
         self.options = options
-        self._ig: IG | None = None
+        self._ig: IG | None = ig  # built from pset on first use unless given
         self.base = package_hash(pset)
 
     @property
