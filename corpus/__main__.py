@@ -135,6 +135,62 @@ def _snapshot_table(shared: Path, only: list[str] | None, details: bool = False)
     return Group(*parts)
 
 
+def _build_table(results: list[BuildResult]) -> Table:
+    table = Table(title="igtools build of every IG (generated examples validated by igtools)")
+    table.add_column("package")
+    for stage in STAGES:
+        table.add_column(stage)
+    for col in ("examples", "invalid", "warnings", "load s", "build s"):
+        table.add_column(col, justify="right")
+    for r in results:
+        status = {s.stage: s for s in r.stages}
+        cells = []
+        for stage in STAGES:
+            st = status.get(stage)
+            if st is None:
+                cells.append("crash" if r.crash else "-")
+            elif st.status == "failed":
+                cells.append(f"[red]failed {st.seconds:.0f}s[/]")
+            else:
+                cells.append(f"{st.status} {st.seconds:.0f}s")
+        warnings = r.package_warnings + sum(len(s.warnings) for s in r.stages)
+        table.add_row(
+            r.package,
+            *cells,
+            str(r.examples),
+            str(len(r.invalid)),
+            str(warnings),
+            f"{r.load_seconds:.1f}",
+            f"{sum(s.seconds for s in r.stages):.1f}",
+        )
+    clean = sum(r.clean for r in results)
+    table.add_row(f"clean: {clean}/{len(results)}", *[""] * (len(STAGES) + 5), style="bold")
+    return table
+
+
+def _builds(args: argparse.Namespace, console: Console) -> list[BuildResult]:
+    stages = tuple(s for s in STAGES if s not in args.skip_stage)
+    results = []
+    with tempfile.TemporaryDirectory() as cache:
+        for pkg in args.package or build_packages(args.shared):
+            with console.status(f"building {pkg}..."):
+                r = build_package(pkg, args.shared, Path(cache), stages)
+            results.append(r)
+            if r.crash:
+                console.print(f"[bold]crash[/] {pkg}", highlight=False)
+                console.print(r.crash, highlight=False, markup=False)
+            for st in r.failed:
+                console.print(f"[bold]{st.stage} failed[/] {pkg}", highlight=False)
+                lines = st.error.splitlines()
+                for line in lines if args.details else lines[:3]:
+                    console.print(f"    {line}", highlight=False, markup=False)
+            for file, errors in r.invalid.items():
+                console.print(f"[bold]generated example rejected[/] {pkg} {file}", highlight=False)
+                for m in errors if args.details else errors[:2]:
+                    console.print(f"    {m}", highlight=False, markup=False)
+    return results
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m corpus", description=__doc__)
     ap.add_argument("--package", action="append", help="only this package (repeatable)")
