@@ -31,9 +31,18 @@ class Harvest:
         self.paths: dict[str, set[str]] = defaultdict(set)
         # (profile URL or type:<Type>, JSON path) -> primitive values, in example order
         self.primitives: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        # profile URL (or type:<Type>) -> one record per example: JSON path -> values
+        self.records: dict[str, list[dict[str, list[Any]]]] = defaultdict(list)
         for ex in ig.examples:
             self._walk(ex.data, ex.resource_type)
-            self._uses(ex.data, ex.resource_type, _claims(ex.data, ex.resource_type), "")
+            self._resource(ex.data, ex.resource_type)
+
+    def _resource(self, data: dict[str, Any], rtype: str) -> None:
+        keys = _claims(data, rtype)
+        record: dict[str, list[Any]] = defaultdict(list)
+        self._uses(data, rtype, keys, "", record)
+        for key in keys:
+            self.records[key].append(record)
 
     def _walk(self, node: Any, path: str) -> None:
         if isinstance(node, list):
@@ -81,16 +90,19 @@ class Harvest:
                 self.codes[child].append(value)
             self._walk(value, child)
 
-    def _uses(self, node: Any, path: str, keys: list[str], parent_key: str) -> None:
+    def _uses(
+        self, node: Any, path: str, keys: list[str], parent_key: str, record: dict[str, list[Any]]
+    ) -> None:
         if isinstance(node, list):
             for item in node:
-                self._uses(item, path, keys, parent_key)
+                self._uses(item, path, keys, parent_key, record)
             return
         if not isinstance(node, dict):
             if parent_key not in ("id", "reference", "div", "url", "fullUrl"):
+                record[path].append(node)
                 for key in keys:
                     seen = self.primitives[(key, path)]
-                    if node not in seen and not isinstance(node, dict | list):
+                    if node not in seen:
                         seen.append(node)
             return
         for key, value in node.items():
@@ -100,8 +112,7 @@ class Harvest:
                 continue  # extensions are found by their url (self.extensions)
             if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
                 # a nested resource (contained, a Bundle entry): its own profiles
-                rtype = str(value["resourceType"])
-                self._uses(value, rtype, _claims(value, rtype), "")
+                self._resource(value, str(value["resourceType"]))
                 for k in keys:
                     self.paths[k].add(f"{path}.{key}")
                 continue
@@ -110,15 +121,14 @@ class Harvest:
             ):
                 for v in value:
                     if isinstance(v, dict) and isinstance(v.get("resourceType"), str):
-                        rtype = str(v["resourceType"])
-                        self._uses(v, rtype, _claims(v, rtype), "")
+                        self._resource(v, str(v["resourceType"]))
                 for k in keys:
                     self.paths[k].add(f"{path}.{key}")
                 continue
             child = f"{path}.{key}"
             for k in keys:
                 self.paths[k].add(child)
-            self._uses(value, child, keys, key)
+            self._uses(value, child, keys, key, record)
 
     def used(self, keys: list[str]) -> set[str]:
         """The JSON paths the examples of these profiles (or type:<Type>) use."""
@@ -132,6 +142,16 @@ class Harvest:
         the JSON path ``path`` (Slot.comment, Location.hoursOfOperation.openingTime)."""
         for key in keys:
             found = self.primitives.get((key, path))
+            if found:
+                return found
+        return []
+
+    def examples_of(self, keys: list[str]) -> list[dict[str, list[Any]]]:
+        """One record (JSON path -> values) per example of the first of ``keys`` that
+        has examples: the values of one example go together (an opening and a closing
+        time, a duration and its unit)."""
+        for key in keys:
+            found = self.records.get(key)
             if found:
                 return found
         return []

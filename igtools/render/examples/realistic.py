@@ -61,6 +61,7 @@ class RealisticBuilder(Builder):
         self._ms_below: dict[int, bool] = {}
         self._used: dict[str, set[str]] = {}
         self._extension_context: list[Element] = []
+        self._follow: list[int | None] = []
 
     # ------------------------------------------------------------------ which examples
 
@@ -211,6 +212,16 @@ class RealisticBuilder(Builder):
         if el.is_choice:
             path = path[:-3] + t.code[0].upper() + t.code[1:]
         keys = self._keys(with_type=True)
+        allowed = {c for _, c, _ in super().codes(el)} if t.code == "code" else set()
+        # the example this instance follows first: its values go together
+        records = self.harvest.examples_of(keys)
+        if records:
+            own = [
+                v for v in _at(records[self._followed(len(records))], path)
+                if _fits(v, t.code, el, allowed)
+            ]  # fmt: skip
+            if own:
+                return own[0]
         if "[x]" in path:
             rx = _path_regex(path)
             candidates = [
@@ -219,9 +230,27 @@ class RealisticBuilder(Builder):
             ]  # fmt: skip
         else:
             candidates = self.harvest.values(keys, path)
-        allowed = {c for _, c, _ in super().codes(el)} if t.code == "code" else set()
         fits = [v for v in candidates if _fits(v, t.code, el, allowed)]
         return self.pick(fits) if fits else None
+
+    def _followed(self, n: int) -> int:
+        """Which of ``n`` examples the instance being built follows: the first for a
+        minimal instance, one drawn once per instance for a full one."""
+        if not self.full or not self._follow or n < 2:
+            return 0
+        drawn = self._follow[-1]
+        if drawn is None:
+            drawn = self._follow[-1] = self.data.random.randrange(n)
+        return drawn % n
+
+    def instance(
+        self, profile: Profile, resource_id: str, full: bool, variant: int = 0
+    ) -> dict[str, Any]:
+        self._follow.append(None)  # which example this instance follows: drawn when needed
+        try:
+            return super().instance(profile, resource_id, full, variant)
+        finally:
+            self._follow.pop()
 
     def formatted(self, el: Element) -> str | None:
         scope = self.scope
@@ -295,6 +324,14 @@ class RealisticBuilder(Builder):
                         found[(c.system or cs.url, c.code)] = c.display
             self._displays = found
         return self._displays
+
+
+def _at(record: dict[str, list[Any]], path: str) -> list[Any]:
+    """The values of one example's record at ``path`` (choice segments matched)."""
+    if "[x]" not in path:
+        return record.get(path, [])
+    rx = _path_regex(path)
+    return [v for p, vs in record.items() if rx.fullmatch(p) for v in vs]
 
 
 def _path_regex(path: str) -> re.Pattern[str]:

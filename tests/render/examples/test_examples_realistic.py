@@ -132,6 +132,13 @@ def _slot_ig(examples: bool = True) -> IG:
         "overbooked": False,
         "comment": "https://rdv.exemple.org/creneaux/1",
     }
+    second = {
+        **{k: v for k, v in example.items() if k != "specialty"},
+        "id": "slot-2",
+        "status": "busy",
+        "overbooked": True,
+        "comment": "https://rdv.exemple.org/creneaux/2",
+    }
     return IG(
         package="example.test#0.1.0",
         name="example.test",
@@ -155,7 +162,10 @@ def _slot_ig(examples: bool = True) -> IG:
         },
         search_params={},
         capabilities=[],
-        examples=[Example("Slot", "slot-1", "example.test", "x", [SLOT], example)]
+        examples=[
+            Example("Slot", "slot-1", "example.test", "x", [SLOT], example),
+            Example("Slot", "slot-2", "example.test", "y", [SLOT], second),
+        ]
         if examples
         else [],
     )
@@ -174,8 +184,12 @@ def test_harvest_paths_and_values_per_profile() -> None:
     used = h.used([SLOT])
     assert {"Slot.comment", "Slot.overbooked", "Slot.specialty.coding.code"} <= used
     assert "Slot.id" not in used and "Slot.meta" not in used
-    assert h.values([SLOT], "Slot.comment") == ["https://rdv.exemple.org/creneaux/1"]
-    assert h.values(["http://other", "type:Slot"], "Slot.status") == ["free"]
+    assert h.values([SLOT], "Slot.comment")[0] == "https://rdv.exemple.org/creneaux/1"
+    assert h.values(["http://other", "type:Slot"], "Slot.status") == ["free", "busy"]
+    assert [r["Slot.comment"] for r in h.examples_of([SLOT])] == [
+        ["https://rdv.exemple.org/creneaux/1"],
+        ["https://rdv.exemple.org/creneaux/2"],
+    ]
     assert h.values(["http://other"], "Slot.status") == []
 
 
@@ -183,8 +197,11 @@ def test_full_carries_what_the_examples_use_minimal_only_what_is_required() -> N
     ig = _slot_ig()
     full, minimal = _build(ig, True), _build(ig, False)
     # overbooked: neither required nor mustSupport, but the IG's example uses it
-    assert full["overbooked"] is False  # the example's value, not the toolkit's True
-    assert full["comment"] == "https://rdv.exemple.org/creneaux/1"
+    followed = {
+        "https://rdv.exemple.org/creneaux/1": False,
+        "https://rdv.exemple.org/creneaux/2": True,
+    }
+    assert full["overbooked"] is followed[full["comment"]]  # the followed example's values
     assert "appointmentType" in full  # mustSupport
     assert set(minimal) == {"resourceType", "id", "meta", "status", "start", "end", "schedule"}
     assert minimal["status"] == "free"  # the example's code, though "busy" comes first
@@ -206,6 +223,15 @@ def test_without_examples_the_definition_names_the_format() -> None:
     assert "overbooked" not in full  # nothing uses it, nothing marks it
     assert full["status"] in ("busy", "free", "busy-unavailable", "busy-tentative")
     assert "specialty" not in full  # nothing uses it, nothing marks it
+
+
+def test_a_full_instance_follows_one_example() -> None:
+    """The values of one example go together (its comment with its overbooked flag)."""
+    ig = _slot_ig()
+    pairs = {(f["comment"][-1], f["overbooked"]) for f in (_build(ig, True, s) for s in range(8))}
+    assert pairs == {("1", False), ("2", True)}
+    minimal = _build(ig, False)
+    assert minimal["status"] == "free"  # the first example's
 
 
 def test_same_seed_same_instance() -> None:
