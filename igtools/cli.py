@@ -307,11 +307,12 @@ def examples(
     references resolve inside it. Each instance is checked with the generated models
     before it is written; one that fails is a generator bug and fails the command.
     """
-    from igtools.ir import build_ir
+    from igtools.ir.build import IRBuilder
     from igtools.render.examples.writer import ExamplesRenderer, parse_now
 
     out = output or app.output_dir("examples")
-    ig = build_ir(app.load(package))
+    irb = IRBuilder(app.load(package))
+    ig = irb.build()
     renderer = ExamplesRenderer(
         ig,
         seed=seed,
@@ -319,6 +320,7 @@ def examples(
         count=count,
         match_types=app.project.example_match if app.project is not None else None,
         templates=templates,
+        source=irb,  # the package set's profiles: instances validated and repaired
     )
     report = renderer.build()
     renderer.check(report)

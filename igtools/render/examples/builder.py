@@ -46,7 +46,6 @@ from igtools.render.examples.repair import (
     Checker,
     ExampleValues,
     alternatives,
-    current_checker,
     prune,
 )
 from igtools.runtime.validation import contains
@@ -91,8 +90,9 @@ class Builder(Codings):
         self.skipped: list[str] = []  # optional parts left out, and why
         self.scope: Scope | None = None
         self._example_values: ExampleValues | None = None
-        # set by the caller's `checking()` block: validate and repair what is built
-        self.checker: Checker | None = current_checker()
+        self._element_ids: dict[str, dict[str, Element]] = {}  # profile url -> id -> element
+        # set by the caller that has the package set: validate and repair what is built
+        self.checker: Checker | None = None
         bundle_profiles = {
             p
             for prof in ig.profiles.values()
@@ -201,7 +201,8 @@ class Builder(Codings):
                 continue
             names = child.json_names()
             present = next((n for n in names if n in obj), None)
-            if child.slices:
+            typed = _type_slice(child, present) if present is not None else None
+            if child.slices and typed is None:
                 items = self.sliced_items(child, obj.get(present) if present else None)
                 if items:
                     key = present or self.json_name(child)
@@ -211,7 +212,7 @@ class Builder(Codings):
             if present is not None:
                 # a pattern already gave a value: complete it with what the child requires
                 # (a choice type's value with what its type slice requires)
-                target = _type_slice(child, present) or child
+                target = typed or child
                 value = obj[present]
                 if isinstance(value, list):
                     obj[present] = [self.complete(target, v) for v in value]
@@ -546,8 +547,7 @@ class Builder(Codings):
     def reference(self, el: Element, t: TypeRef) -> str | None:
         scope = self.scope
         assert scope is not None
-        for url in t.target_profiles:
-            url = url.partition("|")[0]
+        for url in self.target_profiles(el, t):
             prof = self.ig.profiles.get(url)
             if prof is not None and url in self.containable and self._contained_wanted():
                 return "#" + self.contain(prof)
@@ -569,6 +569,29 @@ class Builder(Codings):
             if rt is not None and rt != "Resource":
                 return f"{rt}/exemple-{rt.lower()}"
         return None
+
+    def target_profiles(self, el: Element, t: TypeRef) -> list[str]:
+        """The targets a reference of ``el`` may have: inside a slice, those the sliced
+        element allows too (an item of a slice meets the sliced element's rules)."""
+        targets = [u.partition("|")[0] for u in t.target_profiles]
+        scope = self.scope
+        if scope is None or ":" not in el.id:
+            return targets
+        if scope.profile.url not in self._element_ids:
+            self._element_ids[scope.profile.url] = {e.id: e for e in scope.profile.elements()}
+        unsliced = self._element_ids[scope.profile.url].get(re.sub(r":[^.]+", "", el.id))
+        if unsliced is None:
+            return targets
+        outer = [u.partition("|")[0] for x in unsliced.types for u in x.target_profiles]
+        if not outer:
+            return targets
+        types = {self._target_type(u) for u in targets}
+        narrowed = [u for u in outer if self._target_type(u) in types or "Resource" in types]
+        return narrowed or targets
+
+    def _target_type(self, url: str) -> str | None:
+        prof = self.ig.profiles.get(url)
+        return prof.type if prof is not None else guess_type(url)
 
     def bundle_references(self, el: Element, count: int) -> list[Any]:
         """Inside a Bundle, one reference per target type the Bundle holds."""

@@ -9,9 +9,6 @@ the IG's rules on it). Deterministic: no randomness.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -95,9 +92,9 @@ class ProfileSource(Protocol):
 @dataclass
 class Checker:
     """Validates what the builder makes and names the profiles it breaks, when the
-    caller has the package set: the builder then repairs (see :func:`repair_instance`).
-
-    Without a checker (the default), instances are built by construction only."""
+    caller has the package set (``source``, an IRBuilder): the builder then repairs
+    (:meth:`.builder.Builder.check`). Without a checker, instances are built by
+    construction only."""
 
     ig: IG = field(repr=False)
     source: ProfileSource | None = field(default=None, repr=False)
@@ -145,23 +142,6 @@ class Checker:
             if prof is not None and prof.url not in claimed and prof not in out:
                 out.append(prof)
         return out
-
-
-_CHECKER: ContextVar[Checker | None] = ContextVar("igtools_examples_checker", default=None)
-
-
-@contextmanager
-def checking(checker: Checker) -> Iterator[Checker]:
-    """Within this block, example builders check and repair what they build."""
-    token = _CHECKER.set(checker)
-    try:
-        yield checker
-    finally:
-        _CHECKER.reset(token)
-
-
-def current_checker() -> Checker | None:
-    return _CHECKER.get()
 
 
 def prune(el: Element, obj: dict[str, Any]) -> bool:

@@ -18,8 +18,10 @@ from pydantic import ValidationError
 from igtools.errors import IgtoolsError
 from igtools.ir.model import IG, Profile
 from igtools.render.examples.bundles import build_bundle
+from igtools.render.examples.contradictions import contradictions
 from igtools.render.examples.frdata import FrenchData
 from igtools.render.examples.realistic import RealisticBuilder
+from igtools.render.examples.repair import Checker, ProfileSource
 from igtools.render.templating import environment, render
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -65,20 +67,6 @@ def parse_now(text: str) -> datetime:
     return value
 
 
-def contradictions(profile: Profile) -> list[str]:
-    """Constraints no instance can satisfy (found without trying)."""
-    out = []
-    for el in profile.elements():
-        if el.max is not None and el.min > el.max:
-            out.append(f"{el.id}: min {el.min} > max {el.max}")
-        if el.fixed is not None and el.pattern is not None and el.fixed[1] != el.pattern[1]:
-            out.append(f"{el.id}: fixed and pattern values disagree")
-        required_slices = sum(s.min for s in el.slices)
-        if el.max is not None and required_slices > el.max:
-            out.append(f"{el.id}: slices require {required_slices} items, max is {el.max}")
-    return out
-
-
 class ExamplesRenderer:
     def __init__(
         self,
@@ -88,8 +76,12 @@ class ExamplesRenderer:
         count: int = 1,
         match_types: dict[str, str] | None = None,
         templates: Path | None = None,
+        source: ProfileSource | None = None,
     ) -> None:
         self.ig = ig
+        # the package set's profiles (an IRBuilder): instances are then validated and
+        # repaired as they are built (see repair.py)
+        self.source = source
         self.seed = seed
         self.now = (now or default_now()).astimezone(PARIS)
         self.count = max(1, count)
@@ -99,6 +91,8 @@ class ExamplesRenderer:
     def build(self) -> ExamplesReport:
         report = ExamplesReport()
         builder = RealisticBuilder(self.ig, FrenchData(self.seed), self.now)
+        if self.source is not None:
+            builder.checker = Checker(self.ig, self.source)
         resources = [p for p in self.ig.profiles.values() if p.is_profile and p.kind == "resource"]
         for prof in resources:
             bad = contradictions(prof)
