@@ -126,8 +126,10 @@ def generate_package(
 
 def fill_missing_snapshots(index: ResourceIndex, entries: Iterable[ResourceEntry]) -> list[str]:
     """Compute in memory the snapshot of each StructureDefinition of ``entries`` that has
-    only a differential; the warnings name the files left without one."""
-    result = generate_package(index, entries, regenerate=False)
+    only a differential; the warnings name the files left without one. The references
+    inherited from the core are versioned (``|4.0.1``), as the current IG Publishers
+    write them."""
+    result = generate_package(index, entries, regenerate=False, pin_core_versions=True)
     for entry, elements in result.done:
         entry.data["snapshot"] = {"element": elements}
     warnings = result.warnings
