@@ -24,6 +24,7 @@ from typing import Any
 from igtools import __version__
 from igtools.errors import IgtoolsError
 from igtools.ir import build_ir
+from igtools.ir.build import IRBuilder
 from igtools.ir.model import IG
 from igtools.packages import PackageSet
 from igtools.render.templating import builtin_templates
@@ -91,13 +92,22 @@ class Builder:
         self.out = out
         self.options = options
         self._ig: IG | None = ig  # built from pset on first use unless given
+        self._irb: IRBuilder | None = None
         self.base = package_hash(pset)
 
     @property
     def ig(self) -> IG:
         if self._ig is None:
-            self._ig = build_ir(self.pset)
+            self._ig = self.ir_builder.build()
         return self._ig
+
+    @property
+    def ir_builder(self) -> IRBuilder:
+        """The IR builder of the package set: any profile of it, dependencies included
+        (the examples stage validates and repairs against them)."""
+        if self._irb is None:
+            self._irb = IRBuilder(self.pset)
+        return self._irb
 
     def stage_hash(self, stage: str) -> str:
         o = self.options
@@ -182,6 +192,7 @@ class Builder:
             now=self.options.now,
             match_types=self.options.match_types,
             templates=self.options.templates,
+            source=self.ir_builder,
         )
         from igtools.render.examples.writer import example_error
 
