@@ -151,6 +151,78 @@ def test_content_reference_is_unfolded(core_index: ResourceIndex) -> None:
     assert link["base"]["path"] == "Questionnaire.item.linkId"
 
 
+def _profile(name: str, base: str, kind: str, type_: str, diff: list[dict[str, Any]]) -> Any:
+    return {
+        "resourceType": "StructureDefinition",
+        "url": EX + name,
+        "name": name,
+        "status": "draft",
+        "kind": kind,
+        "abstract": False,
+        "type": type_,
+        "baseDefinition": base,
+        "derivation": "constraint",
+        "differential": {"element": diff},
+    }
+
+
+def test_slice_typed_with_a_data_type_profile_keeps_the_entry_constraints(
+    core_index: ResourceIndex,
+) -> None:
+    """A slice typed with a data type profile, of an element whose children the same
+    differential constrains: the profile's children, with those constraints over them
+    (the publisher's order; annuaire's telecom:mailbox-mss)."""
+    email = _profile(
+        "test-email",
+        "http://hl7.org/fhir/StructureDefinition/ContactPoint",
+        "complex-type",
+        "ContactPoint",
+        [
+            {"id": "ContactPoint", "path": "ContactPoint"},
+            {
+                "id": "ContactPoint.system",
+                "path": "ContactPoint.system",
+                "min": 1,
+                "patternCode": "email",
+            },
+            {"id": "ContactPoint.value", "path": "ContactPoint.value", "short": "The address"},
+        ],
+    )
+    patient = _profile(
+        "test-telecom",
+        "http://hl7.org/fhir/StructureDefinition/Patient",
+        "resource",
+        "Patient",
+        [
+            {"id": "Patient", "path": "Patient"},
+            {
+                "id": "Patient.telecom",
+                "path": "Patient.telecom",
+                "slicing": {"discriminator": [{"type": "value", "path": "system"}]},
+            },
+            {"id": "Patient.telecom.system", "path": "Patient.telecom.system", "short": "Kind"},
+            {"id": "Patient.telecom.use", "path": "Patient.telecom.use", "comment": "Old ones"},
+            {
+                "id": "Patient.telecom:mail",
+                "path": "Patient.telecom",
+                "sliceName": "mail",
+                "type": [{"code": "ContactPoint", "profile": [EX + "test-email"]}],
+            },
+        ],
+    )
+    gen = SnapshotGenerator(core_index)
+    gen.add(email)
+    gen.add(patient)
+    snap = _by_id(gen.snapshot_elements(EX + "test-telecom"))
+    system = snap["Patient.telecom:mail.system"]
+    assert system["short"] == "Kind"  # the entry's constraint, over the profile's element
+    assert system["patternCode"] == "email" and system["min"] == 1  # the profile's
+    assert snap["Patient.telecom:mail.use"]["comment"] == "Old ones"
+    assert snap["Patient.telecom:mail.value"]["short"] == "The address"
+    assert snap["Patient.telecom.system"]["short"] == "Kind"
+    assert "patternCode" not in snap["Patient.telecom.system"]
+
+
 def test_circular_chain_names_the_profiles(core_index: ResourceIndex) -> None:
     gen = _generator(core_index, "cycle-a", "cycle-b")
     with pytest.raises(SnapshotGenerationError, match=r"cycle-a -> .*cycle-b -> .*cycle-a"):
