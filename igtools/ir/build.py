@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from igtools.ir.capabilities import build_capability, search_param_from_resource
+from igtools.ir.capabilities import (
+    DependencySearchParams,
+    build_capability,
+    search_param_from_resource,
+)
 from igtools.ir.model import IG, Example, Extension, Profile
 from igtools.ir.profiles import SnapshotError, build_profile
 from igtools.ir.terminology import Terminology, core_code_list
@@ -169,6 +173,7 @@ class IRBuilder:
             capabilities=sorted(capabilities, key=lambda c: str(c.id)),
             examples=sorted(examples, key=lambda x: (x.resource_type, str(x.id))),
             warnings=sorted(set(self.warnings)),
+            dependency_search_params=DependencySearchParams(self.index, root.id),
         )
 
 

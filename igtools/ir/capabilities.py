@@ -15,6 +15,7 @@ from typing import Any
 from igtools.ir.model import Capability, CapabilityResource, CapabilityRest, SearchParam
 from igtools.packages import ResourceEntry, ResourceIndex
 
+CORE_SP = "http://hl7.org/fhir/SearchParameter/"
 EXPECTATION_EXT = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-expectation"
 
 
@@ -38,6 +39,46 @@ def search_param_from_resource(d: dict[str, Any]) -> SearchParam:
         multiple_or=d.get("multipleOr"),
         multiple_and=d.get("multipleAnd"),
     )
+
+
+class DependencySearchParams:
+    """The SearchParameters of the package set outside the root package (the base
+    parameters of ``hl7.fhir.r4.core``, a national core's), looked up by the resource type
+    they apply to and their code, read on demand: the definition at the core's usual URL
+    (``.../SearchParameter/Patient-link``) first, else every one once."""
+
+    def __init__(self, index: ResourceIndex, root: str) -> None:
+        self._index = index
+        self._root = root
+        self._by_key: dict[tuple[str, str], SearchParam] | None = None
+
+    def _scan(self) -> dict[tuple[str, str], SearchParam]:
+        if self._by_key is None:
+            self._by_key = {}
+            for entry in self._index.of_type("SearchParameter"):
+                if entry.package == self._root:
+                    continue
+                sp = search_param_from_resource(entry.data)
+                for base in sp.base:
+                    self._by_key.setdefault((base, sp.code), sp)
+        return self._by_key
+
+    def get(self, resource: str, code: str) -> SearchParam | None:
+        """The parameter ``code`` of ``resource`` (or of every resource: ``_id``)."""
+        types = (resource, "DomainResource", "Resource")
+        tail = code[1:] if code.startswith("_") else code
+        for rtype in types:
+            entry = self._index.resolve(f"{CORE_SP}{rtype}-{tail}")
+            if entry is not None and entry.resource_type == "SearchParameter":
+                sp = search_param_from_resource(entry.data)
+                if sp.code == code and rtype in sp.base:
+                    return sp
+        by_key = self._scan()
+        for rtype in types:
+            found = by_key.get((rtype, code))
+            if found is not None:
+                return found
+        return None
 
 
 def _expectation(obj: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # FHIRPath system types used in snapshots for id, url and extension values
 SYSTEM_TYPES = {
@@ -342,6 +342,10 @@ class Example:
     data: dict[str, Any]
 
 
+class DependencySearchParamLookup(Protocol):
+    def get(self, resource: str, code: str) -> SearchParam | None: ...
+
+
 @dataclass
 class IG:
     """The IR of a package set: what the renderers read."""
@@ -359,3 +363,8 @@ class IG:
     capabilities: list[Capability]
     examples: list[Example]
     warnings: list[str] = field(default_factory=list)
+    # the dependencies' search parameters (the core's base ones), read on demand:
+    # ``dependency_search_params.get(resource_type, code)``
+    dependency_search_params: DependencySearchParamLookup | None = field(
+        default=None, repr=False, compare=False
+    )

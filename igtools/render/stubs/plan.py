@@ -4,7 +4,8 @@ generated client calls.
 Search parameters come from, in order: the SearchParameter definitions the statement
 links (their ``code`` is the wire name; the statement's ``name`` is only a label), the
 IG's other SearchParameters, the FHIR R4 base parameters igtools ships
-(``igtools/data/r4-search-parameters.json``, used when hl7.fhir.r4.core is missing), and
+(``igtools/data/r4-search-parameters.json``, a subset for when hl7.fhir.r4.core is
+missing), the dependencies' SearchParameters (the core's, for what the subset lacks), and
 the project's overlay (``[[stubs.overlay]]`` in ``ig-input/igtools.toml``) for what the
 IG's pages require but its statements leave out (status, chains, ``_has``, includes,
 conditional update keys, the Bundle profile of a search response).
@@ -87,18 +88,39 @@ class ParamRegistry:
 
     def __init__(self, ig: IG) -> None:
         self._params: dict[tuple[str, str], ParamSpec] = {}
+        self._dependencies = ig.dependency_search_params
         for rtype, items in base_parameters().items():
             for item in items:
                 self.add(_spec(rtype, item, "base"))
         for sp in ig.search_params.values():
             for base in sp.base:
                 self.add(_from_ir(base, sp, "ig"))
+        # what the statements use from the dependencies (the core's parameters the subset
+        # lacks): their resolved search parameters, the ones their includes name
+        for cap in ig.capabilities:
+            for rest in cap.rest:
+                for r in rest.resources:
+                    for csp in r.search_params:
+                        if csp.resolved and (r.type, csp.code) not in self._params:
+                            self.add(_from_ir(r.type, csp, "base"))
+                    for inc in [*r.search_includes, *r.search_rev_includes]:
+                        parts = inc.split(":")
+                        if len(parts) >= 2:
+                            self.get(parts[0], parts[1])
 
     def add(self, spec: ParamSpec) -> None:
         self._params[(spec.resource, spec.code)] = spec
 
     def get(self, resource: str, code: str) -> ParamSpec | None:
-        return self._params.get((resource, code)) or self._params.get(("Resource", code))
+        """The IG's parameter, else the base subset igtools ships, else the loaded
+        dependencies' (the core package's parameters the subset leaves out)."""
+        found = self._params.get((resource, code)) or self._params.get(("Resource", code))
+        if found is None and self._dependencies is not None:
+            sp = self._dependencies.get(resource, code)
+            if sp is not None:
+                found = _from_ir(resource, sp, "base")
+                self.add(found)
+        return found
 
     def of(self, resource: str) -> list[ParamSpec]:
         return [p for (r, _), p in self._params.items() if r == resource]
