@@ -224,7 +224,7 @@ def test_search_terms_are_indexed(built: tuple[IG, DocsReport], term: str, page:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
-def test_in_abrowser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
+def test_in_a_browser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
     from PIL import Image
 
     _, report = built
@@ -238,6 +238,15 @@ def test_in_abrowser(built: tuple[IG, DocsReport], tmp_path: Path) -> None:
         # the search worker builds its index first: generous on a loaded machine
         results.first.wait_for(timeout=90000)
         assert results.count() > 0
+        # an element's id finds its row (the entries the site's hook adds), and the result
+        # opens the snapshot tab on it
+        page.goto(f"{base}/index.html")
+        page.locator("label.md-search__icon, .md-search__input").first.click()
+        page.locator(".md-search__input").fill("Slot.serviceType")
+        row_link = page.locator(".md-search-result__link[href$='#Slot.serviceType']")
+        row_link.first.wait_for(state="attached", timeout=90000)
+        page.goto(row_link.first.get_attribute("href") or "")
+        assert page.locator('[id="Slot.serviceType"]').is_visible()
         # a profile page, then follow a link to one of its examples
         page.goto(f"{base}/artefacts/StructureDefinition-FrSlotAgregateur.html")
         shot = tmp_path / "profile.png"
