@@ -183,7 +183,7 @@ class RealisticBuilder(Builder):
         t = super().pick_type(el)
         if not el.is_choice or len(el.types) < 2 or el.fixed is not None or el.pattern:
             return t
-        if el.slices or any(c.name != "extension" and c.in_differential for c in el.children):
+        if el.slices or any(c.name not in ("id", "extension") for c in el.children):
             return t  # the profile constrains a type (a type slice, children of one)
         used = self._used_paths()
         stem = el.path[:-3]
@@ -204,6 +204,8 @@ class RealisticBuilder(Builder):
         return super().primitive(el, t)
 
     def from_examples(self, el: Element, t: TypeRef) -> Any:
+        if el.base_path.startswith("Address.") and t.code == "string":
+            return self._address_part(el)
         if t.code not in TAKEN or el.base_path.startswith(OWN) or el.name == "id":
             return None
         if el.min_value is not None or el.max_value is not None:
@@ -214,12 +216,9 @@ class RealisticBuilder(Builder):
         keys = self._keys(with_type=True)
         allowed = {c for _, c, _ in super().codes(el)} if t.code == "code" else set()
         # the example this instance follows first: its values go together
-        records = self.harvest.examples_of(keys)
-        if records:
-            own = [
-                v for v in _at(records[self._followed(len(records))], path)
-                if _fits(v, t.code, el, allowed)
-            ]  # fmt: skip
+        record = self.followed_record()
+        if record is not None:
+            own = [v for v in _at(record, path) if _fits(v, t.code, el, allowed)]
             if own:
                 return own[0]
         if "[x]" in path:
@@ -232,6 +231,11 @@ class RealisticBuilder(Builder):
             candidates = self.harvest.values(keys, path)
         fits = [v for v in candidates if _fits(v, t.code, el, allowed)]
         return self.pick(fits) if fits else None
+
+    def followed_record(self) -> dict[str, list[Any]] | None:
+        """The values (JSON path -> values) of the example the instance follows."""
+        records = self.harvest.examples_of(self._keys(with_type=True))
+        return records[self._followed(len(records))] if records else None
 
     def _followed(self, n: int) -> int:
         """Which of ``n`` examples the instance being built follows: the first for a
@@ -270,16 +274,34 @@ class RealisticBuilder(Builder):
         return value if _fits(value, "string", el, set()) else None
 
     def codes(self, el: Element) -> list[tuple[str | None, str, str | None]]:
-        """The bound codes, those the examples use at this element only when any."""
+        """The bound codes, those the examples use at this element only when any. When
+        the binding does not hold to its expansion (not required, or not wholly
+        expanded), the codings the profile's own examples use come first even outside
+        the expansion (a LOINC value set given by a filter)."""
         allowed = super().codes(el)
-        if len(allowed) < 2 or self.scope is None:
+        if self.scope is None or el.fixed is not None or el.pattern is not None:
             return allowed
         keys = self._keys(with_type=True)
         used: set[Any] = set()
         for suffix in ("", ".code", ".coding.code"):
             used.update(self.harvest.values(keys, el.path + suffix))
         preferred = [c for c in allowed if c[1] in used]
-        return preferred or allowed
+        if preferred:
+            return preferred
+        b = el.binding
+        loose = b is not None and (b.strength != "required" or not b.complete)
+        if loose and el.type_codes in (["CodeableConcept"], ["Coding"]):
+            own: set[Any] = set()
+            for suffix in (".code", ".coding.code"):
+                own.update(self.harvest.values(self._keys(with_type=False), el.path + suffix))
+            seen = [
+                (c.get("system"), c["code"], c.get("display"))
+                for c in self.harvest.codings_at(el.path)
+                if c.get("code") in own and c.get("system")
+            ]
+            if seen:
+                return seen
+        return allowed
 
     def complete_type(self, el: Element, t: TypeRef, obj: dict[str, Any]) -> Any:
         if t.code == "ContactPoint" and "system" not in obj and "value" not in obj:
@@ -291,6 +313,8 @@ class RealisticBuilder(Builder):
             fits = [v for v in seen if v in allowed]
             if fits and (child is None or not child.prohibited):
                 obj["system"] = self.pick(fits)
+        if t.code == "Address":
+            self._example_address(el, obj)
         out = super().complete_type(el, t, obj)
         coded = t.code in ("Coding", "CodeableConcept") and isinstance(out, dict)
         if coded and not any(d.fixed is not None for d in el.walk()):
@@ -300,6 +324,38 @@ class RealisticBuilder(Builder):
                 for coding in codings:
                     self._add_display(coding)
         return out
+
+    def _address_part(self, el: Element) -> Any:
+        """A part of the followed example's address (see :meth:`_example_address`)."""
+        record = self.followed_record()
+        parent = el.path.rsplit(".", 1)[0]
+        if record is None or not (
+            _at(record, f"{parent}.city") or _at(record, f"{parent}.postalCode")
+        ):
+            return None
+        values = [v for v in _at(record, el.path) if _fits(v, "string", el, set())]
+        return values[0] if values else None
+
+    def _example_address(self, el: Element, obj: dict[str, Any]) -> None:
+        """The followed example's address at this element, when it gives a city or a
+        postal code: a place's name and its address then agree (the example's are
+        coherent; the toolkit's own commune is used otherwise)."""
+        record = self.followed_record()
+        if record is None or not (
+            _at(record, f"{el.path}.city") or _at(record, f"{el.path}.postalCode")
+        ):
+            return
+        for part in ("line", "city", "district", "state", "postalCode", "country"):
+            child = el.child(part)
+            if part in obj or (child is not None and (child.prohibited or child.fixed)):
+                continue
+            values = [v for v in _at(record, f"{el.path}.{part}") if isinstance(v, str)]
+            if child is not None:
+                values = [v for v in values if _fits(v, "string", child, set())]
+            if part == "line" and len(_at(record, f"{el.path}.city")) > 1:
+                values = values[:1]  # the example has several addresses: lines of the first
+            if values:
+                obj[part] = values if part == "line" else values[0]
 
     def _add_display(self, coding: Any) -> None:
         if not isinstance(coding, dict) or "display" in coding:
