@@ -10,11 +10,14 @@ the IG's own examples as the first source of values and of elements:
   it satisfies the element (type, length, ``matches()`` invariants, bound codes);
 - else a free-text element whose own definition names a format (a URL, an e-mail, a
   phone number, an identifier system) gets a value of that format;
-- among a binding's codes, the ones the examples use come first;
+- among a binding's codes, the ones the examples use come first (and where the binding
+  does not hold to its expansion, the codings the examples use, even outside it);
+- a full instance follows one example: its values go together;
 - a coding without a display gets the one its code system (or value set) gives.
 
-Values the toolkit builds coherently are never taken from examples: names, addresses,
-telecom values, identifier values, references, dates and times relative to ``--now``.
+Values the toolkit builds coherently are never taken from examples: names, telecom
+values, identifier values, references, dates and times relative to ``--now``. An
+address is taken whole from the example the instance follows, when it gives one.
 """
 
 from __future__ import annotations
