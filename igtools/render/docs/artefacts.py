@@ -122,8 +122,11 @@ def structure_links(site: ArtefactSite, from_path: str) -> Links:
         names[url] = vs.name or vs.title or str(vs.id or url.rsplit("/", 1)[-1])
     for url, prof in ig.profiles.items():
         names[url] = prof.name
-    pages = {url: site.pages[stem].path for url, stem in site.by_url.items()}
-    return Links(pages, names, from_path)
+    hrefs = {  # raw HTML: the built page's name, which mkdocs does not rewrite
+        url: relative(site.pages[stem].path, from_path)[: -len(".md")] + ".html"
+        for url, stem in site.by_url.items()
+    }
+    return Links(hrefs, names)
 
 
 def refs_in(data: Any) -> list[str]:

@@ -18,9 +18,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
-from igtools.ir.model import Element, Profile, TypeRef
+from igtools.ir.model import Element, Invariant, Profile, TypeRef
 
 FHIR_SPEC = "http://hl7.org/fhir/R4/"
 _FHIR_CANONICAL = "http://hl7.org/fhir/StructureDefinition/"
@@ -95,21 +94,20 @@ class Labels:
 
 
 class Links:
-    """Hrefs from one page: our artefact pages (built ``.html``), else the canonical."""
+    """Hrefs of one page's structure view: our artefact pages (``hrefs``: canonical ->
+    the built page, relative to this one), the FHIR specification for its own
+    definitions, else the canonical itself."""
 
-    def __init__(self, pages: dict[str, str], names: dict[str, str], from_path: str) -> None:
-        self.pages = pages  # canonical -> docs path of our page
+    def __init__(self, hrefs: dict[str, str], names: dict[str, str]) -> None:
+        self.hrefs = hrefs
         self.names = names  # canonical -> short label
-        self.from_path = from_path
 
     def href(self, url: str) -> str | None:
         base = url.partition("|")[0]
-        path = self.pages.get(base)
-        if path is not None:
-            return _relative(path, self.from_path)[:-3] + ".html"
+        if base in self.hrefs:
+            return self.hrefs[base]
         if base.startswith(_FHIR_CANONICAL) and "/" not in base[len(_FHIR_CANONICAL) :]:
-            name = base[len(_FHIR_CANONICAL) :]
-            return FHIR_SPEC + _type_page(name)
+            return FHIR_SPEC + _type_page(base[len(_FHIR_CANONICAL) :])
         if base.startswith(("http://", "https://")):
             return base
         return None
@@ -119,21 +117,12 @@ class Links:
         name = self.names.get(base) or base.rstrip("/").rsplit("/", 1)[-1]
         return f"{name}|{version}" if version and base not in self.names else name
 
-    def a(self, url: str, text: str | None = None) -> str:
-        label = escape(text if text is not None else self.label(url))
+    def a(self, url: str) -> str:
+        label = escape(self.label(url))
         href = self.href(url)
         if href is None:
             return f'<span title="{escape(url)}">{label}</span>'
         return f'<a href="{escape(href)}" title="{escape(url)}">{label}</a>'
-
-
-def _relative(target: str, from_path: str) -> str:
-    t = target.split("/")
-    f = from_path.split("/")[:-1]
-    i = 0
-    while i < len(t) - 1 and i < len(f) and t[i] == f[i]:
-        i += 1
-    return "/".join([".."] * (len(f) - i) + t[i:])
 
 
 def _type_page(code: str) -> str:
@@ -384,9 +373,9 @@ def tabs(prefix: str, views: list[tuple[str, str]]) -> str:
 # ------------------------------------------------------------------------- constraints
 
 
-def constraint_rows(profile: Profile) -> list[tuple[list[Element], Any]]:
+def constraint_rows(profile: Profile) -> list[tuple[list[Element], Invariant]]:
     """Each invariant of the profile once (but ele-1 and ext-1), with its elements."""
-    by_key: dict[tuple[str, str, str], tuple[list[Element], Any]] = {}
+    by_key: dict[tuple[str, str, str], tuple[list[Element], Invariant]] = {}
     for el, inv in profile.invariants:
         if inv.key in _UBIQUITOUS:
             continue
