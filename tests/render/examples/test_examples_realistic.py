@@ -98,7 +98,12 @@ def _slot_ig(examples: bool = True) -> IG:
             "Slot.appointmentType",
             ["CodeableConcept"],
             must_support=True,
-            binding=Binding("preferred", "http://example.org/vs/none"),
+            binding=Binding(
+                "preferred",
+                "http://example.org/vs/kinds",
+                codes=[Concept("http://example.org/kinds", c) for c in ("x", "y")],
+                complete=True,
+            ),
         ),
     ]
     root.children[3].types = [
@@ -131,6 +136,7 @@ def _slot_ig(examples: bool = True) -> IG:
         "end": "2024-01-10T09:30:00+01:00",
         "overbooked": False,
         "comment": "https://rdv.exemple.org/creneaux/1",
+        "appointmentType": {"coding": [{"system": "http://example.org/other", "code": "walkin"}]},
     }
     second = {
         **{k: v for k, v in example.items() if k != "specialty"},
@@ -223,6 +229,15 @@ def test_without_examples_the_definition_names_the_format() -> None:
     assert "overbooked" not in full  # nothing uses it, nothing marks it
     assert full["status"] in ("busy", "free", "busy-unavailable", "busy-tentative")
     assert "specialty" not in full  # nothing uses it, nothing marks it
+
+
+def test_a_loose_binding_takes_the_examples_codings_first() -> None:
+    """appointmentType: preferred binding to x, y; the examples use another code."""
+    for seed in range(3):
+        coding = _build(_slot_ig(), True, seed)["appointmentType"]["coding"][0]
+        assert (coding["system"], coding["code"]) == ("http://example.org/other", "walkin")
+    coding = _build(_slot_ig(examples=False), True)["appointmentType"]["coding"][0]
+    assert coding["code"] in ("x", "y")
 
 
 def test_a_full_instance_follows_one_example() -> None:
@@ -327,6 +342,20 @@ def test_sas_full_practitioners_carry_what_the_examples_show(
     agg = _instance(report, "Practitioner-FrPractitionerAgregateur-full")
     assert "name" in agg
     assert "name" not in _instance(report, "Practitioner-FrPractitionerAgregateur-minimal")
+
+
+@pytest.mark.shared
+def test_sas_full_location_has_an_example_address(sas: tuple[IG, ExamplesReport, Any]) -> None:
+    ig, report, _ = sas
+    addresses = {
+        (ex.data["address"]["city"], ex.data["address"]["postalCode"])
+        for ex in ig.examples
+        if ex.resource_type == "Location" and "city" in ex.data.get("address", {})
+    }
+    loc = _instance(report, "Location-sas-sos-location-aggregator-full")
+    assert (loc["address"]["city"], loc["address"]["postalCode"]) in addresses
+    # the name is the same example's: it names the city
+    assert loc["address"]["city"].lower() in loc["name"].lower()
 
 
 @pytest.mark.shared
