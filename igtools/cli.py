@@ -488,9 +488,12 @@ def stubs(
 @click.argument("source", required=False)
 @output_option("snapshots")
 @click.option(
-    "--pin-core-versions",
-    is_flag=True,
-    help="Version the references to core resources (|4.0.1), as recent IG Publishers do.",
+    "--pin-core-versions/--no-pin-core-versions",
+    default=True,
+    show_default=True,
+    help="Version the references elements inherit from the core (|4.0.1), as current IG "
+    "Publishers and the snapshots every other command computes do; --no-pin-core-versions "
+    "keeps them unversioned, as older publishers did.",
 )
 @click.pass_obj
 def snapshot(app: App, source: str | None, output: Path | None, pin_core_versions: bool) -> None:

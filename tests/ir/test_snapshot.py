@@ -298,6 +298,41 @@ def test_snapshot_command_on_a_loose_folder(tmp_path: Path) -> None:
     ids = [e["id"] for e in sd["snapshot"]["element"]]
     assert ids[0] == "Patient" and "Patient.identifier:nir/temp" in ids
     assert sd["differential"] == _sd("patient-derived")["differential"]
+    # references inherited from the core are versioned by default, as the IR builder does
+    # (the differential's own are written as stated)
+    targets = _core_targets(sd)
+    assert any(t.endswith("|4.0.1") for t in targets), targets
+    from tests.conftest import shared_path
+
+    unpinned = tmp_path / "unpinned"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--offline",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--package-dir",
+            str(shared_path("fhir-packages")),
+            "snapshot",
+            str(source),
+            "-o",
+            str(unpinned),
+            "--no-pin-core-versions",
+        ],
+    )
+    sd = json.loads((unpinned / "StructureDefinition-test-patient-derived.json").read_text())
+    assert _core_targets(sd) and not any("|" in t for t in _core_targets(sd))
+
+
+def _core_targets(sd: dict[str, Any]) -> list[str]:
+    core = "http://hl7.org/fhir/StructureDefinition/"
+    return [
+        t
+        for e in sd["snapshot"]["element"]
+        for ty in e.get("type", [])
+        for t in ty.get("targetProfile", [])
+        if t.startswith(core)
+    ]
 
 
 def test_ir_builder_reads_differential_only_profiles(tmp_path: Path) -> None:
