@@ -226,13 +226,26 @@ def test_validate_rejects_broken_copies(wide: Wide, tmp_path: Path) -> None:
         ).read_text()
     )
     qr["item"][0]["item"][0]["answer"].append({"valueBoolean": True})  # item.item.answer 0..1
-    cases = {"no-birth.json": no_birth, "no-kind.json": bad_sub, "two-answers.json": qr}
+    # the modifier extension as an extension, a plain extension as a modifier
+    mod_in_ext = json.loads(json.dumps(patient))
+    mod_in_ext["extension"] += mod_in_ext.pop("modifierExtension")
+    ext_in_mod = json.loads(json.dumps(patient))
+    ext_in_mod["modifierExtension"] = ext_in_mod.pop("extension")
+    cases = {
+        "no-birth.json": no_birth,
+        "no-kind.json": bad_sub,
+        "two-answers.json": qr,
+        "mod-in-ext.json": mod_in_ext,
+        "ext-in-mod.json": ext_in_mod,
+    }
     for name, data in cases.items():
         (tmp_path / name).write_text(json.dumps(data))
     verdicts = _validate(wide, [tmp_path / n for n in cases])
     assert "Patient.birthDate" in verdicts["no-birth.json"], verdicts
     assert "kind" in verdicts["no-kind.json"], verdicts
     assert "answer" in verdicts["two-answers.json"], verdicts
+    assert "is not labelled as a modifier" in verdicts["mod-in-ext.json"], verdicts
+    assert "is labelled as a modifier" in verdicts["ext-in-mod.json"], verdicts
     assert all(v.startswith("INVALID") for v in verdicts.values()), verdicts
 
 

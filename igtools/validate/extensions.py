@@ -4,6 +4,8 @@ instance, whatever profile it claims:
 - each extension whose definition is in the package set is validated against it (its
   value type, its sub-extensions and their cardinalities, its invariants), and a
   sub-extension with a relative url that the definition does not define is an error;
+- a modifier extension (its definition says ``isModifier``) sits in a
+  ``modifierExtension``, any other one in an ``extension``;
 - an Attachment with ``data`` has a ``size`` equal to the decoded length and a
   ``hash`` equal to the base64 SHA-1 of the decoded data.
 """
@@ -41,6 +43,7 @@ def extension_issues(
     lookup: ExtensionLookup,
     registry: Registry,
     invariants: bool = True,
+    is_modifier: Callable[[str], bool | None] | None = None,
 ) -> list[Issue]:
     """Each extension (object, location) of ``data`` against its definition."""
     out: list[Issue] = []
@@ -51,6 +54,21 @@ def extension_issues(
         rules = lookup(url)
         if rules is None:
             continue
+        modifier = is_modifier(url) if is_modifier is not None else None
+        placed = loc.rpartition(".")[2].startswith("modifierExtension")
+        if modifier is not None and modifier != placed:
+            labelled = "labelled" if placed else "not labelled"
+            underlying = "is not" if placed else "is"
+            out.append(
+                Issue(
+                    "error",
+                    loc,
+                    f"Extension modifier mismatch: the extension element is {labelled} as a "
+                    f"modifier, but the underlying extension {underlying}",
+                    "extension",
+                    rules.name,
+                )
+            )
         out.extend(validate_value(obj, rules, loc, data, registry, invariants))
         known = _sub_extension_urls(rules)
         for i, sub in enumerate(obj.get("extension") or []):

@@ -161,6 +161,15 @@ class ProfileRules(Mapping[str, Rules]):
             self._rules[key] = found
         return self._rules[key]
 
+    def extension_is_modifier(self, url: str) -> bool | None:
+        """Whether the extension definition at ``url`` is a modifier (None: unknown)."""
+        if self._builder is None:
+            return None
+        prof = self._builder.profile(url) or self._builder.profile(url.partition("|")[0])
+        if prof is None or not prof.is_extension:
+            return None
+        return prof.root.is_modifier
+
     def __iter__(self) -> Iterator[str]:
         return (
             url
@@ -313,7 +322,12 @@ class Validator:
             extensions = typed.get("Extension", [])
             issues.extend(
                 extension_issues(
-                    extensions, data, self.rules.extension, self.rules, self.invariants
+                    extensions,
+                    data,
+                    self.rules.extension,
+                    self.rules,
+                    self.invariants,
+                    self.rules.extension_is_modifier,
                 )
             )
         issues.extend(attachment_issues(typed.get("Attachment", [])))
