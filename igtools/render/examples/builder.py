@@ -46,6 +46,8 @@ from igtools.render.examples.repair import (
     Checker,
     ExampleValues,
     alternatives,
+    leave_out,
+    optional_candidates,
     prune,
 )
 from igtools.runtime.validation import contains
@@ -53,6 +55,8 @@ from igtools.validate.rules import compose_pattern
 
 # instances checked by the repair loop: minimal, full and the first variants
 CHECKED_VARIANTS = 3
+# optional elements tried for removal where errors remain
+MAX_LEAVE_OUT = 12
 
 NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
 
@@ -169,8 +173,36 @@ class Builder(Codings):
                     self.full = saved
             if json.dumps(res, sort_keys=True) == before:
                 break
+        self._leave_out_broken(res, profile)
         for issue in checker.errors(res):
             self.skipped.append(f"{profile.id}: still invalid: {issue}")
+
+    def _leave_out_broken(self, res: dict[str, Any], profile: Profile) -> None:
+        """Last repair: an optional element where an error is (or its nearest optional
+        ancestor) is left out, when that makes fewer errors; at most ``MAX_LEAVE_OUT``
+        tries, in the order of the errors."""
+        checker = self.checker
+        assert checker is not None
+        errors = checker.errors(res)
+        tries = 0
+        while errors and tries < MAX_LEAVE_OUT:
+            progressed = False
+            for path in optional_candidates(profile.root, errors):
+                tries += 1
+                undo = leave_out(res, path)
+                if undo is None:
+                    continue
+                after = checker.errors(res)
+                if len(after) < len(errors):
+                    where = ".".join(str(p) for p in path)
+                    self.skipped.append(f"{profile.id}: {where} left out (it broke: {errors[0]})")
+                    errors, progressed = after, True
+                    break
+                undo()
+                if tries >= MAX_LEAVE_OUT:
+                    break
+            if not progressed:
+                break
 
     # ------------------------------------------------------------------ elements
 

@@ -172,3 +172,70 @@ def prune(el: Element, obj: dict[str, Any]) -> bool:
                 if isinstance(item, dict) and "resourceType" not in item:
                     changed |= prune(child, item)
     return changed
+
+
+def steps(location: str) -> list[str | int]:
+    """``Observation.component[0].valueQuantity`` -> ["component", 0, "valueQuantity"]."""
+    out: list[str | int] = []
+    for part in location.split(".")[1:]:
+        name, _, rest = part.partition("[")
+        out.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            if not index.isdigit():
+                return []
+            out.append(int(index))
+            rest = rest.removeprefix("[")
+    return out
+
+
+def optional_at(root: Element, path: list[str | int]) -> bool:
+    """May the element at the JSON ``path`` be left out (its element min 0, or an array
+    item)? True too when the profile's IR does not list the element (a base element it
+    leaves alone): the caller keeps a removal only when it makes fewer errors."""
+    el: Element | None = root
+    for i, step in enumerate(path):
+        if isinstance(step, int) or el is None:
+            continue
+        el = next((c for c in el.children if step in c.json_names()), None)
+        if el is None:
+            return True
+        last = i == len(path) - 1 or (i == len(path) - 2 and isinstance(path[-1], int))
+        if last:
+            return el.min == 0 or isinstance(path[-1], int)
+    return False
+
+
+def leave_out(res: dict[str, Any], path: list[str | int]) -> Any:
+    """Remove what ``path`` leads to; returns an undo function (None when absent)."""
+    node: Any = res
+    for step in path[:-1]:
+        if isinstance(step, int):
+            if not isinstance(node, list) or step >= len(node):
+                return None
+            node = node[step]
+        else:
+            if not isinstance(node, dict) or step not in node:
+                return None
+            node = node[step]
+    last = path[-1]
+    if isinstance(last, int) and isinstance(node, list) and last < len(node):
+        value = node.pop(last)
+        return lambda: node.insert(last, value)
+    if isinstance(last, str) and isinstance(node, dict) and last in node:
+        value = node.pop(last)
+        return lambda: node.__setitem__(last, value)
+    return None
+
+
+def optional_candidates(root: Element, errors: list[Issue]) -> list[list[str | int]]:
+    """For each error's location, it and its ancestors, deepest first, that may be left
+    out (each once)."""
+    out: list[list[str | int]] = []
+    for issue in errors:
+        path = steps(issue.location)
+        while path:
+            if path not in out and optional_at(root, path):
+                out.append(list(path))
+            path = path[:-1]
+    return out

@@ -103,3 +103,32 @@ def test_the_implied_vital_signs_profile_is_met(corpus_cache: Path) -> None:
     repaired = observations(loaded.builder)
     assert repaired.keys() == alone.keys()
     assert all(errors == [] for errors in repaired.values()), repaired
+
+
+def test_an_optional_element_that_breaks_a_rule_is_left_out(tmp_path: Path) -> None:
+    from igtools.ir import build_ir
+    from igtools.packages import PackageLoader, Settings
+    from igtools.render.examples.builder import Builder
+    from igtools.render.examples.frdata import FrenchData
+    from igtools.render.examples.repair import Checker
+    from igtools.render.examples.writer import parse_now
+    from tests.golden import FIXTURE
+
+    loader = PackageLoader(Settings(cache_dir=tmp_path / "cache", offline=True))
+    try:
+        ig = build_ir(loader.load(str(FIXTURE)))
+    finally:
+        loader.close()
+    profile = ig.profiles["http://example.org/fhir/mini/StructureDefinition/mini-observation"]
+    builder = Builder(ig, FrenchData(0), parse_now("2026-01-05"))
+    checker = builder.checker = Checker(ig)
+    res = builder.instance(profile, "obs", full=False)
+    assert checker.errors(res) == []
+    res["issued"] = "not an instant"  # optional, broken
+    res["status"] = "bogus"  # required, broken: leaving it out would be no better
+    assert {i.location for i in checker.errors(res)} == {"Observation.issued", "Observation.status"}
+    builder._leave_out_broken(res, profile)
+    assert "issued" not in res
+    assert res["status"] == "bogus"
+    assert [i.location for i in checker.errors(res)] == ["Observation.status"]
+    assert any("issued left out" in note for note in builder.skipped)
