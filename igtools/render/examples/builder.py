@@ -10,7 +10,6 @@ extension definitions, reference targets), then from realistic data (FrenchData)
 from __future__ import annotations
 
 import copy
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -46,17 +45,13 @@ from igtools.render.examples.repair import (
     Checker,
     ExampleValues,
     alternatives,
-    leave_out,
-    optional_candidates,
-    prune,
+    repair_instance,
 )
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
 
 # instances checked by the repair loop: minimal, full and the first variants
 CHECKED_VARIANTS = 3
-# optional elements tried for removal where errors remain
-MAX_LEAVE_OUT = 12
 
 NEVER = {"id", "meta", "implicitRules", "modifierExtension", "contained", "text", "language"}
 
@@ -149,60 +144,8 @@ class Builder(Codings):
             self.scope = outer
 
     def check(self, res: dict[str, Any], profile: Profile) -> None:
-        """The bounded repair loop: validate, and for the profiles the instance breaks
-        besides its own (a vital signs profile its LOINC code implies), leave out what
-        they prohibit and fill in what they require; at most ``rounds`` times."""
-        checker = self.checker
-        assert checker is not None
-        for _ in range(checker.rounds):
-            errors = checker.errors(res)
-            if not errors:
-                return
-            before = json.dumps(res, sort_keys=True)
-            for other in checker.broken_profiles(res, errors):
-                if other.type != res.get("resourceType"):
-                    continue
-                # only what the other profile requires is added (never an optional
-                # element it would prohibit a type of)
-                saved, self.full = self.full, False
-                try:
-                    prune(other.root, res)
-                    self.fill(other.root, res, force=True)
-                    prune(other.root, res)
-                finally:
-                    self.full = saved
-            if json.dumps(res, sort_keys=True) == before:
-                break
-        self._leave_out_broken(res, profile)
-        for issue in checker.errors(res):
-            self.skipped.append(f"{profile.id}: still invalid: {issue}")
-
-    def _leave_out_broken(self, res: dict[str, Any], profile: Profile) -> None:
-        """Last repair: an optional element where an error is (or its nearest optional
-        ancestor) is left out, when that makes fewer errors; at most ``MAX_LEAVE_OUT``
-        tries, in the order of the errors."""
-        checker = self.checker
-        assert checker is not None
-        errors = checker.errors(res)
-        tries = 0
-        while errors and tries < MAX_LEAVE_OUT:
-            progressed = False
-            for path in optional_candidates(profile.root, errors):
-                tries += 1
-                undo = leave_out(res, path)
-                if undo is None:
-                    continue
-                after = checker.errors(res)
-                if len(after) < len(errors):
-                    where = ".".join(str(p) for p in path)
-                    self.skipped.append(f"{profile.id}: {where} left out (it broke: {errors[0]})")
-                    errors, progressed = after, True
-                    break
-                undo()
-                if tries >= MAX_LEAVE_OUT:
-                    break
-            if not progressed:
-                break
+        """The bounded repair loop (see :func:`.repair.repair_instance`)."""
+        repair_instance(self, res, profile)
 
     # ------------------------------------------------------------------ elements
 

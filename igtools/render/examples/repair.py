@@ -8,6 +8,7 @@ the IG's rules on it). Deterministic: no randomness.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +17,11 @@ from igtools.ir.model import IG, Element, Profile
 from igtools.runtime.validation import Issue
 
 if TYPE_CHECKING:
+    from igtools.render.examples.builder import Builder
     from igtools.validate.validator import Validator
+
+# optional elements tried for removal where errors remain (the repair loop's last step)
+MAX_LEAVE_OUT = 12
 
 
 # never taken from the examples: ids, references and narrative point at the examples
@@ -239,3 +244,64 @@ def optional_candidates(root: Element, errors: list[Issue]) -> list[list[str | i
                 out.append(list(path))
             path = path[:-1]
     return out
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def repair_instance(builder: Builder, res: dict[str, Any], profile: Profile) -> None:
+    """The bounded repair loop: validate, and for the profiles the instance breaks
+    besides its own (a vital signs profile its LOINC code implies), leave out what
+    they prohibit and fill in what they require; at most ``rounds`` times."""
+    checker = builder.checker
+    assert checker is not None
+    for _ in range(checker.rounds):
+        errors = checker.errors(res)
+        if not errors:
+            return
+        before = json.dumps(res, sort_keys=True)
+        for other in checker.broken_profiles(res, errors):
+            if other.type != res.get("resourceType"):
+                continue
+            # only what the other profile requires is added (never an optional
+            # element it would prohibit a type of)
+            saved, builder.full = builder.full, False
+            try:
+                prune(other.root, res)
+                builder.fill(other.root, res, force=True)
+                prune(other.root, res)
+            finally:
+                builder.full = saved
+        if json.dumps(res, sort_keys=True) == before:
+            break
+    leave_out_broken(builder, res, profile)
+    for issue in checker.errors(res):
+        builder.skipped.append(f"{profile.id}: still invalid: {issue}")
+
+
+def leave_out_broken(builder: Builder, res: dict[str, Any], profile: Profile) -> None:
+    """Last repair: an optional element where an error is (or its nearest optional
+    ancestor) is left out, when that makes fewer errors; at most ``MAX_LEAVE_OUT``
+    tries, in the order of the errors."""
+    checker = builder.checker
+    assert checker is not None
+    errors = checker.errors(res)
+    tries = 0
+    while errors and tries < MAX_LEAVE_OUT:
+        progressed = False
+        for path in optional_candidates(profile.root, errors):
+            tries += 1
+            undo = leave_out(res, path)
+            if undo is None:
+                continue
+            after = checker.errors(res)
+            if len(after) < len(errors):
+                where = ".".join(str(p) for p in path)
+                builder.skipped.append(f"{profile.id}: {where} left out (it broke: {errors[0]})")
+                errors, progressed = after, True
+                break
+            undo()
+            if tries >= MAX_LEAVE_OUT:
+                break
+        if not progressed:
+            break

@@ -110,7 +110,7 @@ def test_an_optional_element_that_breaks_a_rule_is_left_out(tmp_path: Path) -> N
     from igtools.packages import PackageLoader, Settings
     from igtools.render.examples.builder import Builder
     from igtools.render.examples.frdata import FrenchData
-    from igtools.render.examples.repair import Checker
+    from igtools.render.examples.repair import Checker, leave_out_broken
     from igtools.render.examples.writer import parse_now
     from tests.golden import FIXTURE
 
@@ -127,7 +127,7 @@ def test_an_optional_element_that_breaks_a_rule_is_left_out(tmp_path: Path) -> N
     res["issued"] = "not an instant"  # optional, broken
     res["status"] = "bogus"  # required, broken: leaving it out would be no better
     assert {i.location for i in checker.errors(res)} == {"Observation.issued", "Observation.status"}
-    builder._leave_out_broken(res, profile)
+    leave_out_broken(builder, res, profile)
     assert "issued" not in res
     assert res["status"] == "bogus"
     assert [i.location for i in checker.errors(res)] == ["Observation.status"]
