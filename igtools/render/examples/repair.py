@@ -1,7 +1,7 @@
 """Other values for an element whose value breaks an invariant or a rule.
 
 Tried in order, at most a bounded number: for a value ending in a digit, the same value
-with each other last digit (a check digit: NPI, SIRET, any Luhn or modulo key); then the
+with each other last digit (a check digit: any Luhn or modulo key); then the
 values the IG's own examples give the same element path (as they are valid, they satisfy
 the IG's rules on it). Deterministic: no randomness.
 """
