@@ -1,9 +1,16 @@
-"""Other values for an element whose value breaks an invariant or a rule.
+"""Repairs of what the example builder made, when construction alone falls short.
 
-Tried in order, at most a bounded number: for a value ending in a digit, the same value
-with each other last digit (a check digit: any Luhn or modulo key); then the
-values the IG's own examples give the same element path (as they are valid, they satisfy
-the IG's rules on it). Deterministic: no randomness.
+- Other values for a primitive an invariant reads (:func:`alternatives`), at most a
+  bounded number: the same value with each other last digit (a check digit: any Luhn or
+  modulo key), then the values the IG's own examples give the same element path.
+- The bounded repair loop driven by the validator (:class:`Checker`,
+  :func:`repair_instance`), when the caller has the package set: the profiles an instance
+  breaks besides its own (the one an Observation's code implies) are met by leaving out
+  what they prohibit (:func:`prune`) and filling in what they require; then an optional
+  element where an error remains is left out when that makes fewer errors
+  (:func:`leave_out_broken`).
+
+Deterministic: no randomness, so the same seed gives the same instances.
 """
 
 from __future__ import annotations
