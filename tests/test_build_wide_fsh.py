@@ -231,7 +231,11 @@ def test_validate_rejects_broken_copies(wide: Wide, tmp_path: Path) -> None:
     mod_in_ext["extension"] += mod_in_ext.pop("modifierExtension")
     ext_in_mod = json.loads(json.dumps(patient))
     ext_in_mod["modifierExtension"] = ext_in_mod.pop("extension")
+    # the birth time extension (context Patient.birthDate) on gender
+    off_context = json.loads(json.dumps(patient))
+    off_context["_gender"] = patient["_birthDate"]
     cases = {
+        "off-context.json": off_context,
         "no-birth.json": no_birth,
         "no-kind.json": bad_sub,
         "two-answers.json": qr,
@@ -246,6 +250,11 @@ def test_validate_rejects_broken_copies(wide: Wide, tmp_path: Path) -> None:
     assert "answer" in verdicts["two-answers.json"], verdicts
     assert "is not labelled as a modifier" in verdicts["mod-in-ext.json"], verdicts
     assert "is labelled as a modifier" in verdicts["ext-in-mod.json"], verdicts
+    assert (
+        "not allowed to be used at this point "
+        "(allowed = e:Patient.birthDate; this element is Patient.gender)"
+        in verdicts["off-context.json"]
+    ), verdicts
     assert all(v.startswith("INVALID") for v in verdicts.values()), verdicts
 
 

@@ -170,6 +170,29 @@ class ProfileRules(Mapping[str, Rules]):
             return None
         return prof.root.is_modifier
 
+    def extension_contexts(self, url: str) -> list[str] | None:
+        """The element paths where the extension at ``url`` may be used, when every
+        context of its definition is a resource's element (``Patient``,
+        ``Patient.birthDate``); None otherwise (data type, extension or FHIRPath
+        contexts: not judged)."""
+        if self._builder is None:
+            return None
+        prof = self._builder.profile(url) or self._builder.profile(url.partition("|")[0])
+        if prof is None or not prof.is_extension or prof.source is None:
+            return None
+        paths = []
+        for ctx in prof.source.get("context") or []:
+            expr = ctx.get("expression") if isinstance(ctx, dict) else None
+            if ctx.get("type") != "element" or not isinstance(expr, str):
+                return None
+            head = expr.split(".", 1)[0]
+            if not fhirjson.is_resource_type(head) or head in ("Resource", "DomainResource"):
+                return None
+            if not all(part.replace("[x]", "").isidentifier() for part in expr.split(".")):
+                return None
+            paths.append(expr)
+        return paths or None
+
     def __iter__(self) -> Iterator[str]:
         return (
             url
@@ -328,6 +351,7 @@ class Validator:
                     self.rules,
                     self.invariants,
                     self.rules.extension_is_modifier,
+                    self.rules.extension_contexts,
                 )
             )
         issues.extend(attachment_issues(typed.get("Attachment", [])))
