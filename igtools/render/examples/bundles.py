@@ -116,6 +116,12 @@ def build_bundle(
     kinds = entry_kinds(ig, bundle)
     if not kinds:
         return None
+    if builder.checker is not None:
+        # with the package set at hand, a dependency's profile is built to, not stood in for
+        for kind in kinds:
+            dep = builder.checker.profile(kind.profile.url) if kind.bare else None
+            if dep is not None and dep.kind == "resource":
+                kind.profile, kind.bare = dep, False
     btype = _bundle_type(bundle)
     match = match_type or kinds[0].profile.type
     groups = max(1, math.ceil(count / 10))
