@@ -53,6 +53,24 @@ def ig_language(pages: Path | None, ig: IG) -> str:
     return "fr" if ig.canonical and ".fr/" in ig.canonical + "/" else "en"
 
 
+# mkdocs-material writes the whole nav into every page: a site of N pages all in the nav
+# weighs N x N (the extensions pack's 856 pages made 2.1 GB). The artefacts index lists
+# every page by kind; the nav lists a kind's pages only while it stays small.
+NAV_KIND_MAX = 100  # a kind with more pages is reached through the artefacts index
+NAV_TOTAL_MAX = 300  # past this, the largest kinds listed leave the nav too
+
+
+def nav_groups(groups: list[tuple[str, list[Any]]]) -> list[tuple[str, list[Any]]]:
+    """The artefact kinds whose pages the nav lists (in the index's order): those of at
+    most :data:`NAV_KIND_MAX` pages, the largest left out until the total is at most
+    :data:`NAV_TOTAL_MAX`. The others are still built and listed by the artefacts index
+    (mkdocs reports pages outside the nav at info level only)."""
+    kept = [(title, pages) for title, pages in groups if len(pages) <= NAV_KIND_MAX]
+    while sum(len(pages) for _, pages in kept) > NAV_TOTAL_MAX:
+        kept.remove(max(kept, key=lambda g: len(g[1])))
+    return kept
+
+
 class DocsRenderer:
     def __init__(
         self,
@@ -362,7 +380,7 @@ class DocsRenderer:
     def _with_artefacts_nav(self, nav: list[Any], site: ArtefactSite) -> list[Any]:
         t = self.t
         section: list[Any] = [f"{ART}/index.md"]
-        for title, pages in self._by_kind(site):
+        for title, pages in nav_groups(self._by_kind(site)):
             section.append({title: [{p.title: p.path} for p in pages]})
         target = f"{ART}/index.md"
 
