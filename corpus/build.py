@@ -77,7 +77,7 @@ def build_package(
             result.load_seconds = time.perf_counter() - start
             options = BuildOptions(now=parse_now(NOW), force=True, stages=stages)
             # the IR built once, as the command does
-            builder = Builder(loaded.pset, target, options, ig=loaded.validator.ig)
+            builder = Builder(loaded.pset, target, options, loaded.builder, loaded.validator.ig)
             result.stages = builder.run()
             examples = target / "examples"
             index = examples / "index.json"  # profile -> the files of its instances

@@ -86,13 +86,20 @@ def _count(folder: Path) -> int:
 
 class Builder:
     def __init__(
-        self, pset: PackageSet, out: Path, options: BuildOptions, ig: IG | None = None
+        self,
+        pset: PackageSet,
+        out: Path,
+        options: BuildOptions,
+        ir_builder: IRBuilder | None = None,
+        ig: IG | None = None,
     ) -> None:
+        """``ir_builder`` and ``ig``: the package set's IR builder and the IR it built,
+        when the caller has them (each made once, on first use, otherwise)."""
         self.pset = pset
         self.out = out
         self.options = options
-        self._ig: IG | None = ig  # built from pset on first use unless given
-        self._irb: IRBuilder | None = None
+        self._irb: IRBuilder | None = ir_builder
+        self._ig: IG | None = ig
         self.base = package_hash(pset)
 
     @property
