@@ -223,6 +223,83 @@ def test_slice_typed_with_a_data_type_profile_keeps_the_entry_constraints(
     assert "patternCode" not in snap["Patient.telecom.system"]
 
 
+def test_type_slicing_the_differential_states_is_settled_as_the_publisher_does(
+    core_index: ResourceIndex,
+) -> None:
+    """A choice the differential slices by type itself: the publisher writes the slicing
+    anew (type/$this, unordered, closed: "the differential might call it open, but that
+    just means it's not constraining the slices it doesn't mention") and opens it when a
+    type is left without a slice (eprescription's dose[x] and rate[x], SUSHI's output of
+    ``effective[x] ^slicing.rules = #open`` and ``value[x] ^slicing.rules = #closed``)."""
+    type_slicing = {"discriminator": [{"type": "type", "path": "$this"}]}
+    obs = _profile(
+        "test-choice-slicing",
+        "http://hl7.org/fhir/StructureDefinition/Observation",
+        "resource",
+        "Observation",
+        [
+            {
+                "id": "Observation.effective[x]",
+                "path": "Observation.effective[x]",
+                "slicing": {**type_slicing, "rules": "open", "description": "By type"},
+                "type": [{"code": "dateTime"}, {"code": "Period"}],
+            },
+            {
+                "id": "Observation.effective[x]:effectiveDateTime",
+                "path": "Observation.effective[x]",
+                "sliceName": "effectiveDateTime",
+                "type": [{"code": "dateTime"}],
+            },
+            {
+                "id": "Observation.effective[x]:effectivePeriod",
+                "path": "Observation.effective[x]",
+                "sliceName": "effectivePeriod",
+                "type": [{"code": "Period"}],
+            },
+            {
+                "id": "Observation.value[x]",
+                "path": "Observation.value[x]",
+                "slicing": {**type_slicing, "rules": "closed"},
+                "min": 1,
+                "type": [{"code": "Quantity"}],
+            },
+            {"id": "Observation.value[x].code", "path": "Observation.value[x].code", "min": 1},
+            {
+                "id": "Observation.component.value[x]",
+                "path": "Observation.component.value[x]",
+                "slicing": {**type_slicing, "rules": "closed"},
+                "type": [{"code": "Quantity"}, {"code": "string"}],
+            },
+            {
+                "id": "Observation.component.value[x]:valueQuantity",
+                "path": "Observation.component.value[x]",
+                "sliceName": "valueQuantity",
+                "type": [{"code": "Quantity"}],
+            },
+        ],
+    )
+    gen = SnapshotGenerator(core_index)
+    gen.add(obs)
+    snap = _by_id(gen.snapshot_elements(EX + "test-choice-slicing"))
+    # every type has its slice: closed, whatever the differential said
+    assert snap["Observation.effective[x]"]["slicing"] == {
+        **type_slicing,
+        "ordered": False,
+        "rules": "closed",
+    }
+    # no slice at all, or a type without one: open, whatever the differential said
+    assert snap["Observation.value[x]"]["slicing"] == {
+        **type_slicing,
+        "ordered": False,
+        "rules": "open",
+    }
+    assert [t["code"] for t in snap["Observation.value[x]"]["type"]] == ["Quantity"]
+    assert snap["Observation.value[x].code"]["min"] == 1
+    component = snap["Observation.component.value[x]"]
+    assert component["slicing"]["rules"] == "open"
+    assert [t["code"] for t in component["type"]] == ["Quantity", "string"]
+
+
 def test_circular_chain_names_the_profiles(core_index: ResourceIndex) -> None:
     gen = _generator(core_index, "cycle-a", "cycle-b")
     with pytest.raises(SnapshotGenerationError, match=r"cycle-a -> .*cycle-b -> .*cycle-a"):

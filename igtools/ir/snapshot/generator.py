@@ -253,6 +253,15 @@ class SnapshotGenerator:
                     lambda u: self._profile_root(u, f"profile in {url}"),
                     self.problems,
                 )
+                if (
+                    node.name.endswith("[x]")
+                    and "slicing" in d
+                    and "slicing" not in node.orig
+                    and not self._in_slice_scope
+                ):
+                    # the differential slices a choice itself (with or without slices):
+                    # settled as any type slicing (closed, opened by a type left unsliced)
+                    self._type_slicing(node)
                 if node.name.endswith("[x]") and "slicing" in node.orig:
                     # constraining an inherited type slicing: type slicing is closed
                     slicing = node.el.get("slicing")
