@@ -6,13 +6,23 @@ not in the package set (a core parameter without the core package), the code is 
 from the definition URL's last segment (``.../Schedule-actor`` -> ``actor``; the
 parameters of every resource take their ``_``: ``.../Resource-lastUpdated`` ->
 ``_lastUpdated``) and the parameter is flagged ``resolved=False``.
+
+Declared operations (``rest.operation``, ``rest.resource.operation``) keep their name
+(without ``$``) and definition canonical; when the package set has that
+OperationDefinition, also its ``system``/``type``/``instance`` flags and resource types.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from igtools.ir.model import Capability, CapabilityResource, CapabilityRest, SearchParam
+from igtools.ir.model import (
+    Capability,
+    CapabilityOperation,
+    CapabilityResource,
+    CapabilityRest,
+    SearchParam,
+)
 from igtools.packages import ResourceEntry, ResourceIndex
 
 CORE_SP = "http://hl7.org/fhir/SearchParameter/"
@@ -115,6 +125,29 @@ def _interactions(items: Any) -> list[str]:
     return [str(i["code"]) for i in items or [] if isinstance(i, dict) and i.get("code")]
 
 
+def _operations(items: Any, index: ResourceIndex) -> list[CapabilityOperation]:
+    """The declared operations with, when the package set has their OperationDefinition,
+    the levels and resource types it allows."""
+    out = []
+    for op in items or []:
+        if not isinstance(op, dict) or not isinstance(op.get("name"), str) or not op["name"]:
+            continue
+        definition = op.get("definition")
+        found = CapabilityOperation(
+            name=op["name"].lstrip("$"),
+            definition=definition if isinstance(definition, str) else None,
+            documentation=op.get("documentation"),
+        )
+        entry = index.resolve(definition) if isinstance(definition, str) else None
+        if entry is not None and entry.resource_type == "OperationDefinition":
+            found.system = bool(entry.data.get("system"))
+            found.type = bool(entry.data.get("type"))
+            found.instance = bool(entry.data.get("instance"))
+            found.resources = _strs(entry.data.get("resource"))
+        out.append(found)
+    return out
+
+
 def build_capability(entry: ResourceEntry, index: ResourceIndex) -> Capability:
     d = entry.data
     rests = []
@@ -143,6 +176,7 @@ def build_capability(entry: ResourceEntry, index: ResourceIndex) -> Capability:
                     conditional_delete=r.get("conditionalDelete"),
                     documentation=r.get("documentation"),
                     versioning=r.get("versioning"),
+                    operations=_operations(r.get("operation"), index),
                 )
             )
         rests.append(
@@ -151,6 +185,7 @@ def build_capability(entry: ResourceEntry, index: ResourceIndex) -> Capability:
                 resources=resources,
                 interactions=_interactions(rest.get("interaction")),
                 documentation=rest.get("documentation"),
+                operations=_operations(rest.get("operation"), index),
             )
         )
     return Capability(

@@ -295,6 +295,22 @@ class SearchParam:
 
 
 @dataclass
+class CapabilityOperation:
+    """A ``rest.operation`` or ``rest.resource.operation`` of a CapabilityStatement: its
+    ``name`` (without ``$``), the canonical of its OperationDefinition and, when the package
+    set has that definition, the levels it allows (``system``/``type``/``instance``) and the
+    resource types it names (``None``: the definition was not found)."""
+
+    name: str
+    definition: str | None = None
+    documentation: str | None = None
+    system: bool | None = None
+    type: bool | None = None
+    instance: bool | None = None
+    resources: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CapabilityResource:
     type: str
     profile: str | None
@@ -308,6 +324,7 @@ class CapabilityResource:
     conditional_delete: str | None = None
     documentation: str | None = None
     versioning: str | None = None
+    operations: list[CapabilityOperation] = field(default_factory=list)
 
 
 @dataclass
@@ -316,6 +333,7 @@ class CapabilityRest:
     resources: list[CapabilityResource]
     interactions: list[str]  # system-level
     documentation: str | None = None
+    operations: list[CapabilityOperation] = field(default_factory=list)  # system-level
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The CapabilityStatement a server answering several statements on one base serves:
 one statement (``kind: instance``) whose server ``rest`` merges the statements per
-resource type, ``instantiates`` listing them. Stdlib only (copied into generated servers).
+resource type (interactions, search parameters, includes and operations unioned), the
+system-level interactions and operations unioned, ``instantiates`` listing them.
+Stdlib only (copied into generated servers).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def _union(items: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:
 
 def _merge_resource(entries: Sequence[Mapping[str, Any]]) -> JSON:
     """One ``rest.resource`` from the entries several statements give for one type:
-    interactions, search parameters and includes unioned; the first profile stays the
+    interactions, search parameters, includes and operations unioned; the first profile stays the
     ``profile``, every other one a ``supportedProfile``."""
     out: JSON = {"type": entries[0]["type"]}
     profiles = _union(
@@ -38,6 +40,7 @@ def _merge_resource(entries: Sequence[Mapping[str, Any]]) -> JSON:
         ("searchParam", lambda p: p.get("name")),
         ("searchInclude", str),
         ("searchRevInclude", str),
+        ("operation", lambda o: o.get("name")),
     ):
         items = _union([x for e in entries for x in e.get(name) or []], key)
         if items:
@@ -58,6 +61,7 @@ def merge_capabilities(statements: Sequence[Mapping[str, Any]], date: str) -> JS
     (:func:`_merge_resource`), ``instantiates`` listing the statements' canonical URLs."""
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     system: list[Any] = []
+    operations: list[Any] = []
     for cap in statements:
         for rest in cap.get("rest") or []:
             if rest.get("mode", "server") != "server":
@@ -65,6 +69,7 @@ def merge_capabilities(statements: Sequence[Mapping[str, Any]], date: str) -> JS
             for res in rest.get("resource") or []:
                 by_type.setdefault(str(res.get("type")), []).append(res)
             system += rest.get("interaction") or []
+            operations += rest.get("operation") or []
     names = [str(c.get("name") or c.get("id")) for c in statements]
     rest_out: JSON = {
         "mode": "server",
@@ -73,6 +78,8 @@ def merge_capabilities(statements: Sequence[Mapping[str, Any]], date: str) -> JS
     interactions = _union(system, lambda i: i.get("code"))
     if interactions:
         rest_out["interaction"] = interactions
+    if operations:
+        rest_out["operation"] = _union(operations, lambda o: o.get("name"))
     formats = _union([f for c in statements for f in c.get("format") or []], str)
     out: JSON = {
         "resourceType": "CapabilityStatement",

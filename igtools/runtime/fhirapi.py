@@ -29,6 +29,10 @@ Behaviour, per FHIR R4 REST:
   profile and each element path;
 * ``create`` answers 201 with ``Location``; a conditional update creates when nothing
   matches (201) and is 412 when several do;
+* the operations the statements declare (``rest.operation``, ``rest.resource.operation``)
+  answer GET and POST at the levels each allows (:mod:`.operations`): ``/$name``,
+  ``/{type}/$name``, ``/{type}/{id}/$name``, by :meth:`Handlers.operation` (501
+  ``not-supported`` until implemented); an operation not declared is 404 or 405;
 * every error is an OperationOutcome; a 500 never carries a traceback.
 """
 
@@ -53,6 +57,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import fhirjson
 from .capability import merge_capabilities
+from .operations import (
+    OperationSpec,
+    add_operation_routes,
+    merge_operations,
+    not_implemented,
+    parameters_of,
+)
 from .search import ParamDef, SearchRequest, parse_search
 from .store import (
     Gone,
@@ -89,6 +100,7 @@ class ResourceSpec:
     revincludes: tuple[str, ...] = ()
     conditional_update: str | None = None
     bundle_profile: str | None = None
+    operations: tuple[OperationSpec, ...] = ()  # type and instance level
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class ApiSpec:
     name: str
     capability: Mapping[str, Any]
     resources: tuple[ResourceSpec, ...]
+    operations: tuple[OperationSpec, ...] = ()  # system level
 
 
 class FhirError(Exception):
@@ -241,6 +254,12 @@ class Handlers:
 
     def vread(self, rtype: str, rid: str, vid: str) -> JSON:
         raise FhirError(501, "not-supported", f"vread of {rtype} is not implemented")
+
+    def operation(self, name: str, rtype: str | None, rid: str | None, parameters: JSON) -> JSON:
+        """A declared operation ``$name`` (without ``$``) on the system (``rtype`` None),
+        a type, or an instance ``rtype/rid``; ``parameters`` is the POSTed Parameters
+        resource or the GET query as one. Returns the response resource (200)."""
+        raise FhirError(501, "not-supported", not_implemented(name, rtype, rid))
 
 
 class StoreHandlers(Handlers):
@@ -387,6 +406,7 @@ def build_app(
                     revincludes=tuple(dict.fromkeys(old.revincludes + spec.revincludes)),
                     conditional_update=old.conditional_update or spec.conditional_update,
                     bundle_profile=old.bundle_profile or spec.bundle_profile,
+                    operations=merge_operations(old.operations + spec.operations),
                 )
             routes[spec.type] = _Route(api, spec)
 
@@ -547,6 +567,44 @@ def build_app(
             {"relation": "self", "url": f"{base}/{rtype}" + (f"?{query}" if query else "")}
         ]
         return Response(_bundle_text(out, entries), media_type=FHIR_JSON)
+
+    async def run_operation(
+        request: Request, name: str, rtype: str | None, rid: str | None
+    ) -> Response:
+        if rid is not None and rtype is not None:
+            check_id(rtype, rid)
+        pairs = params(request)
+        if request.method == "GET" or not await read_body(request):
+            parameters = parameters_of(pairs)
+        else:
+            parameters = await json_body(request, ACCEPTED_TYPES, FHIR_JSON)
+            if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
+                got = (
+                    parameters.get("resourceType")
+                    if isinstance(parameters, dict)
+                    else type(parameters).__name__
+                )
+                raise FhirError(
+                    400,
+                    "structure",
+                    f"the body of ${name} must be a Parameters resource, got {got}",
+                )
+            if pairs:
+                parameters = {
+                    **parameters,
+                    "parameter": [
+                        *(parameters.get("parameter") or []),
+                        *parameters_of(pairs)["parameter"],
+                    ],
+                }
+        return _fhir_response(handlers.operation(name, rtype, rid, parameters))
+
+    add_operation_routes(
+        app,
+        merge_operations(op for api in apis for op in api.operations),
+        {t: r.spec.operations for t, r in routes.items() if r.spec.operations},
+        run_operation,
+    )
 
     started = datetime.now(UTC).replace(microsecond=0).isoformat()
     statement = (

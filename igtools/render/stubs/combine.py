@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from igtools.errors import IgtoolsError
-from igtools.render.stubs.plan import Api, ParamSpec, ResourceApi
+from igtools.render.stubs.plan import Api, ParamSpec, ResourceApi, merge_operations
 
 T = TypeVar("T")
 WRITES = {"create", "update", "patch"}
@@ -48,6 +48,7 @@ def _merge(entries: list[ResourceApi]) -> ResourceApi:
         ),
         bundle_profile=next((r.bundle_profile for r in entries if r.bundle_profile), None),
         documentation=next((r.documentation for r in entries if r.documentation), None),
+        operations=merge_operations([o for r in entries for o in r.operations]),
     )
 
 
@@ -66,6 +67,7 @@ def combine_apis(parts: list[Api]) -> Api:
         title=" + ".join(titles),
         mode="server",
         resources=[_merge(entries) for entries in by_type.values()],
+        operations=merge_operations([o for a in parts for o in a.operations]),
     )
 
 

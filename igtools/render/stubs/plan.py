@@ -21,7 +21,14 @@ from importlib.resources import files
 from typing import Any
 
 from igtools.errors import ConfigError
-from igtools.ir.model import IG, Capability, CapabilityResource, SearchParam
+from igtools.ir.model import (
+    IG,
+    Capability,
+    CapabilityOperation,
+    CapabilityResource,
+    CapabilityRest,
+    SearchParam,
+)
 
 
 @dataclass
@@ -42,6 +49,71 @@ class ParamSpec:
 
 
 @dataclass
+class OperationApi:
+    """A declared operation as served: its name (without ``$``), definition canonical and
+    the levels it is routed at (``/$name``, ``/{type}/$name``, ``/{type}/{id}/$name``)."""
+
+    name: str
+    definition: str | None = None
+    system: bool = False
+    type: bool = False
+    instance: bool = False
+    documentation: str | None = None
+
+
+def merge_operations(items: list[OperationApi]) -> list[OperationApi]:
+    """One entry per name, the levels unioned (statements declaring it differently)."""
+    out: dict[str, OperationApi] = {}
+    for op in items:
+        old = out.get(op.name)
+        if old is None:
+            out[op.name] = OperationApi(**op.__dict__)
+            continue
+        old.system |= op.system
+        old.type |= op.type
+        old.instance |= op.instance
+        old.definition = old.definition or op.definition
+        old.documentation = old.documentation or op.documentation
+    return list(out.values())
+
+
+def _resource_operation(op: CapabilityOperation) -> OperationApi:
+    """A ``rest.resource.operation``: the definition's type/instance levels, else both."""
+    type_, instance = bool(op.type), bool(op.instance)
+    if not (type_ or instance):
+        type_ = instance = True
+    return OperationApi(op.name, op.definition, False, type_, instance, op.documentation)
+
+
+def _rest_operations(
+    rest: CapabilityRest, served: list[str]
+) -> tuple[list[OperationApi], dict[str, list[OperationApi]]]:
+    """The ``rest.operation`` entries: system level (unless the definition says otherwise)
+    and, when the definition allows the type or instance level, on the served types it
+    names (every served type when it names none)."""
+    system: list[OperationApi] = []
+    by_type: dict[str, list[OperationApi]] = {}
+    for op in rest.operations:
+        if op.system is None or op.system or not (op.type or op.instance):
+            system.append(
+                OperationApi(op.name, op.definition, True, documentation=op.documentation)
+            )
+        if op.type or op.instance:
+            for rtype in [t for t in served if t in op.resources or not op.resources]:
+                by_type.setdefault(rtype, []).append(
+                    OperationApi(
+                        op.name,
+                        op.definition,
+                        False,
+                        bool(op.type),
+                        bool(op.instance),
+                        op.documentation,
+                    )
+                )
+    return system, by_type
+
+
+@dataclass
 class ResourceApi:
     type: str
     profile: str | None
@@ -56,6 +128,7 @@ class ResourceApi:
     conditional_update: str | None  # the search parameter a conditional update matches on
     bundle_profile: str | None  # profile of the searchset Bundle answering a search
     documentation: str | None = None
+    operations: list[OperationApi] = field(default_factory=list)  # type/instance level
 
     @property
     def profiles(self) -> list[str]:
@@ -70,6 +143,7 @@ class Api:
     mode: str  # server | client
     resources: list[ResourceApi]
     url: str | None = None
+    operations: list[OperationApi] = field(default_factory=list)  # system level
 
     @property
     def python_name(self) -> str:
@@ -234,6 +308,9 @@ def build_plan(ig: IG, overlays: list[Overlay] | None = None) -> tuple[list[Api]
             resources = [
                 _resource_api(cap, r, registry, overlays, warnings) for r in rest.resources
             ]
+            system, by_type = _rest_operations(rest, [r.type for r in resources])
+            for res in resources:
+                res.operations = merge_operations(res.operations + by_type.get(res.type, []))
             apis.append(
                 Api(
                     capability=str(cap.id),
@@ -242,6 +319,7 @@ def build_plan(ig: IG, overlays: list[Overlay] | None = None) -> tuple[list[Api]
                     mode=rest.mode,
                     resources=resources,
                     url=cap.url,
+                    operations=merge_operations(system),
                 )
             )
     return apis, warnings
@@ -332,4 +410,5 @@ def _resource_api(
         conditional_update=conditional,
         bundle_profile=bundle,
         documentation=r.documentation,
+        operations=merge_operations([_resource_operation(op) for op in r.operations]),
     )

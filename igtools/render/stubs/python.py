@@ -46,6 +46,7 @@ SERVER_RUNTIME: tuple[str, ...] = (
     "conformance.py",
     "fhirapi.py",
     "fhirjson.py",
+    "operations.py",
     "search.py",
     "store.py",
     "tls.py",

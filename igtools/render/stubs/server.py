@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from igtools.errors import IgtoolsError
-from igtools.ir.model import IG
-from igtools.render.stubs.plan import Api, ParamRegistry, build_plan
+from igtools.ir.model import IG, CapabilityOperation
+from igtools.render.stubs.plan import Api, OperationApi, ParamRegistry, build_plan
 from igtools.runtime.fhirapi import ApiSpec, AppConfig, ResourceSpec, StoreHandlers, build_app
+from igtools.runtime.operations import OperationSpec
 from igtools.runtime.search import PARAM_TYPES, ParamDef
 from igtools.runtime.store import Store, StoreParam, with_bundle_entries
 from igtools.validate.rules import build_rules
@@ -41,6 +42,21 @@ def select_apis(apis: list[Api], wanted: list[str], option: str = "--capability"
             )
         out.extend(f for f in found if f not in out)
     return out
+
+
+def _operation_specs(ops: list[OperationApi]) -> tuple[OperationSpec, ...]:
+    return tuple(OperationSpec(o.name, o.definition, o.system, o.type, o.instance) for o in ops)
+
+
+def _operations_json(ops: list[CapabilityOperation]) -> dict[str, Any]:
+    """The ``operation`` element of a served statement's rest or resource entry."""
+    if not ops:
+        return {}
+    return {
+        "operation": [
+            {"name": o.name, **({"definition": o.definition} if o.definition else {})} for o in ops
+        ]
+    }
 
 
 def api_spec(api: Api, capability: dict[str, Any]) -> ApiSpec:
@@ -74,9 +90,15 @@ def api_spec(api: Api, capability: dict[str, Any]) -> ApiSpec:
                 revincludes=tuple(r.revincludes),
                 conditional_update=r.conditional_update,
                 bundle_profile=r.bundle_profile,
+                operations=_operation_specs(r.operations),
             )
         )
-    return ApiSpec(name=api.capability, capability=capability, resources=tuple(resources))
+    return ApiSpec(
+        name=api.capability,
+        capability=capability,
+        resources=tuple(resources),
+        operations=_operation_specs(api.operations),
+    )
 
 
 def store_params(ig: IG) -> list[StoreParam]:
@@ -173,9 +195,11 @@ def _capability_json(ig: IG, cid: str) -> dict[str, Any]:
                                     else {}
                                 ),
                                 **({"conditionalUpdate": True} if r.conditional_update else {}),
+                                **_operations_json(r.operations),
                             }
                             for r in rest.resources
                         ],
+                        **_operations_json(rest.operations),
                     }
                     for rest in cap.rest
                 ],

@@ -3,6 +3,7 @@
 """What mini-server declares, as data the generic FHIR API engine reads."""
 
 from ._runtime.fhirapi import ApiSpec, ResourceSpec
+from ._runtime.operations import OperationSpec
 from ._runtime.search import ParamDef
 from ._runtime.store import StoreParam
 
@@ -614,6 +615,7 @@ __all__ = [
     "CAPABILITY",
     "STORE_PARAMS",
     "ApiSpec",
+    "OperationSpec",
     "ParamDef",
     "ResourceSpec",
     "StoreParam",
