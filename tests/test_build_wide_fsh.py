@@ -173,6 +173,15 @@ def test_search_parameters_from_the_core_are_known(wide: Wide) -> None:
         assert f'code="{code}"' in api, code
 
 
+def test_declared_operation_is_routed(wide: Wide) -> None:
+    """The statement's ``rest.resource.operation`` $wide-match is routed by the generated
+    server at the type level its OperationDefinition allows (to Handlers.operation)."""
+    api = next((wide.out / "stubs").rglob("api.py")).read_text()
+    assert 'name="wide-match"' in api, api
+    head = api.split('name="wide-match"', 1)[1].split(")", 1)[0]
+    assert "type=True" in head and "instance=True" not in head, head
+
+
 def _generated(wide: Wide) -> dict[str, list[str]]:
     index = json.loads((wide.out / "examples" / "index.json").read_text())
     return {url.rsplit("/", 1)[-1]: files for url, files in index.items()}
