@@ -59,12 +59,6 @@ PROFILES = [
 
 # bugs of parts other agents own (reported with input, message and suggested fix)
 KNOWN: dict[str, str] = {
-    "wide-observation-value": (
-        "render/examples/contradictions.py: value[x] restricted to Quantity with a closed "
-        "type slicing and no slices is reported 'closed slicing holds at most 0 items': "
-        "no example; and ir/snapshot turns the differential's open effective[x] slicing "
-        "into a closed one"
-    ),
     "wide-parameters": (
         "render/examples: parameter:resource.resource (1..1, a Patient with a profile) is "
         "never built: inv-1 broken, the Parameters profile gets no example"
