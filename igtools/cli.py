@@ -304,8 +304,9 @@ def examples(
     For each resource profile: a minimal instance (only what the profile requires) and
     a full one (every mustSupport element, constrained element and named slice), plus
     variants with --count; for each Bundle profile, a searchset scenario whose
-    references resolve inside it. Each instance is checked with the generated models
-    before it is written; one that fails is a generator bug and fails the command.
+    references resolve inside it. Each instance is checked by igtools' validator (as
+    `igtools validate` judges it) before it is written; one that fails is a generator bug
+    and fails the command.
     """
     from igtools.ir.build import IRBuilder
     from igtools.render.examples.writer import ExamplesRenderer, parse_now

@@ -50,6 +50,11 @@ from igtools.render.examples.repair import (
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
 
+# resource types no instance can have (the core StructureDefinition says abstract)
+ABSTRACT_TYPES = {"Resource", "DomainResource"}
+# resources built inside resources (Parameters.parameter.resource), at most this deep
+MAX_NESTING = 3
+
 # instances checked by the repair loop: minimal, full and the first variants
 CHECKED_VARIANTS = 3
 
@@ -92,6 +97,7 @@ class Builder(Codings):
         self._element_ids: dict[str, dict[str, Element]] = {}  # profile url -> id -> element
         # set by the caller that has the package set: validate and repair what is built
         self.checker: Checker | None = None
+        self._nesting: list[str] = []  # the nested resources being built (profile or type)
         bundle_profiles = {
             p
             for prof in ig.profiles.values()
@@ -336,10 +342,10 @@ class Builder(Codings):
                 ext = Extension(url, el.slice_name or "", None, [], [], None)
             return self.extension_value(ext, el) if ext is not None else None
         obj: dict[str, Any] = start if isinstance(start, dict) else {}
-        if t.code in ("Resource", "DomainResource") or (
-            t.code[:1].isupper() and self.is_resource(t.code)
-        ):
-            return None  # nested resources: handled by bundles and `contained`
+        if t.code in ABSTRACT_TYPES or (t.code[:1].isupper() and self.is_resource(t.code)):
+            # Bundle entries and `contained` are built by bundles.py and contain(); a
+            # resource held elsewhere (Parameters.parameter.resource) is built here
+            return self.nested_resource(el, t)
         obj = self.fill(el, obj, force=True)
         if not obj and el.min >= 1 and t.code not in DEFERRED:
             # a required element has content (ele-1) even when all its children are
@@ -357,6 +363,40 @@ class Builder(Codings):
             # over an attachment's url or data)
             self.repair(el, done)
         return done
+
+    def nested_resource(self, el: Element, t: TypeRef) -> dict[str, Any] | None:
+        """A resource inside the one being built: to the type's first profile the package
+        set holds (the IG's, or a dependency's with the package set at hand), else a bare
+        resource of its type (an abstract type without a profile: a Patient)."""
+        scope = self.scope
+        assert scope is not None
+        prof: Profile | None = None
+        for url in t.profiles:
+            key = url.partition("|")[0]
+            prof = self.ig.profiles.get(key)
+            if prof is None and self.checker is not None:
+                prof = self.checker.profile(key)
+            if prof is not None:
+                break
+        if prof is not None and (prof.kind != "resource" or prof.type in ABSTRACT_TYPES):
+            prof = None
+        rtype = prof.type if prof is not None else t.code
+        if rtype in ABSTRACT_TYPES:
+            guessed = guess_type(t.profiles[0]) if t.profiles else None
+            rtype = guessed if guessed and guessed not in ABSTRACT_TYPES else "Patient"
+        key = prof.url if prof is not None else rtype
+        if key in self._nesting or len(self._nesting) >= MAX_NESTING:
+            return None  # a resource holding one of its own kind: not without end
+        rid = f"{scope.resource_id[: 60 - len(rtype)]}-{rtype.lower()}"
+        if prof is None:
+            return {"resourceType": rtype, "id": rid}
+        saved = self.full
+        self._nesting.append(key)
+        try:
+            return self.instance(prof, rid, full=False)
+        finally:
+            self._nesting.pop()
+            self.full = saved
 
     def complete(self, el: Element, value: Any) -> Any:
         if isinstance(value, dict):

@@ -6,7 +6,8 @@ Each finding names the constraints that contradict each other, by element id:
   differential: the snapshot says so);
 - required slices asking more items than their sliced element's max;
 - a closed slicing whose slices cannot hold as many items as the sliced element requires
-  (every item must fall in a slice, each slice has a max);
+  (every item must fall in a slice, each slice has a max); not for a choice element sliced
+  by type on ``$this``, whose types are implicit slices;
 - a fixed and a pattern value that disagree;
 - a fixed or pattern code outside a required binding whose value set is fully known;
 - a required element (min >= 1) with no type left and no value to carry.
@@ -49,6 +50,7 @@ def _slicing(el: Element) -> list[str]:
         el.slicing is not None
         and el.slicing.rules == "closed"
         and el.min > 0
+        and not _type_sliced_choice(el)
         and all(s.max is not None for s in live)
     ):
         room = sum(s.max or 0 for s in live)
@@ -59,6 +61,18 @@ def _slicing(el: Element) -> list[str]:
                 f"items ({names})"
             )
     return out
+
+
+def _type_sliced_choice(el: Element) -> bool:
+    """A choice element (``value[x]``) sliced by type on ``$this``: each of its types is
+    an implicit slice (``valueQuantity``), so a closed slicing without named slices still
+    holds a value of any type the element allows."""
+    return (
+        el.is_choice
+        and el.slicing is not None
+        and bool(el.types)
+        and all(d.type == "type" and d.path == "$this" for d in el.slicing.discriminators)
+    )
 
 
 def _values(el: Element) -> list[str]:

@@ -1,4 +1,5 @@
-"""`igtools examples`: build, check with the generated models, write JSON or XML."""
+"""`igtools examples`: build, check with igtools' validator (or the generated models
+without the package set), write JSON or XML."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from pydantic import ValidationError
 
 from igtools.errors import IgtoolsError
 from igtools.ir.model import IG, Profile
+from igtools.render.examples.builder import ABSTRACT_TYPES
 from igtools.render.examples.bundles import build_bundle
 from igtools.render.examples.contradictions import contradictions
 from igtools.render.examples.frdata import FrenchData
+from igtools.render.examples.helpers import CORE_SD
 from igtools.render.examples.realistic import RealisticBuilder
 from igtools.render.examples.repair import Checker, ProfileSource
 from igtools.render.templating import environment, render
@@ -82,6 +85,7 @@ class ExamplesRenderer:
         # the package set's profiles (an IRBuilder): instances are then validated and
         # repaired as they are built (see repair.py)
         self.source = source
+        self._checker: Checker | None = None  # its validator, shared by build and failures
         self.seed = seed
         self.now = (now or default_now()).astimezone(PARIS)
         self.count = max(1, count)
@@ -92,9 +96,15 @@ class ExamplesRenderer:
         report = ExamplesReport()
         builder = RealisticBuilder(self.ig, FrenchData(self.seed), self.now)
         if self.source is not None:
-            builder.checker = Checker(self.ig, self.source)
+            builder.checker = self._checker = Checker(self.ig, self.source)
         resources = [p for p in self.ig.profiles.values() if p.is_profile and p.kind == "resource"]
         for prof in resources:
+            if self.abstract(prof.type):
+                report.impossible.append(
+                    f"{prof.name}: a profile of {prof.type}, an abstract type: no instance "
+                    "can have it as its resourceType"
+                )
+                continue
             bad = contradictions(prof)
             if bad:
                 report.impossible.append(f"{prof.name}: " + "; ".join(bad))
@@ -117,16 +127,46 @@ class ExamplesRenderer:
         report.warnings.extend(sorted(set(builder.skipped)))
         return report
 
+    def abstract(self, rtype: str) -> bool:
+        """Is ``rtype`` an abstract type (Resource, DomainResource)? The core
+        StructureDefinition says so when the package set is at hand."""
+        if self.source is not None:
+            core = self.source.profile(CORE_SD + rtype)
+            if core is not None:
+                return core.abstract
+        return rtype in ABSTRACT_TYPES
+
     def check(self, report: ExamplesReport) -> None:
-        """Validate every instance with the generated models (and fhir.resources);
-        :class:`ExampleError` listing the instances that break their profile."""
+        """Validate every instance (:meth:`failures`); :class:`ExampleError` listing the
+        instances that break their profile."""
         failures = self.failures(report)
         if failures:
             raise example_error(failures)
 
     def failures(self, report: ExamplesReport) -> list[str]:
         """The instances that break their own profile, one line per broken constraint:
-        file, profile, element path, constraint."""
+        ``file (kind instance of url): element path: message (rule; profile)``. With the
+        package set at hand (``source``), igtools' own validator judges, as
+        ``igtools validate`` does; without it, the generated models (and fhir.resources)."""
+        if self.source is not None:
+            failures = self._validator_failures(report)
+        else:
+            failures = self._model_failures(report)
+        return list(dict.fromkeys(failures))  # the same line once
+
+    def _validator_failures(self, report: ExamplesReport) -> list[str]:
+        if self._checker is None:
+            self._checker = Checker(self.ig, self.source)
+        validator = self._checker.validator
+        assert validator is not None
+        failures: list[str] = []
+        for g in report.generated:
+            where = f"{g.filename} ({g.kind} instance of {g.profile.url})"
+            issues = validator.validate_resource(g.resource)
+            failures.extend(f"{where}: {i}" for i in issues if i.severity in ("error", "fatal"))
+        return failures
+
+    def _model_failures(self, report: ExamplesReport) -> list[str]:
         from igtools.render.models.python import ModelsRenderer
 
         name = f"_igtools_examples_check_{abs(hash(self.ig.package)) % 10**8}"
@@ -183,6 +223,7 @@ class ExamplesRenderer:
                 report=report,
                 seed=self.seed,
                 now=self.now.isoformat(),
+                checked_by="validator" if self.source is not None else "models",
                 fmt=fmt,
             )
         )

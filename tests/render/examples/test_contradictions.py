@@ -109,3 +109,22 @@ def test_the_other_profiles_are_still_written(ig: IG) -> None:
     assert OBSERVATION not in profiles
     assert profiles, "the other profiles still get instances"
     assert renderer.failures(report) == []
+
+
+def test_a_closed_type_slicing_of_a_choice_holds_its_types(ig: IG) -> None:
+    """value[x] restricted to one type, 1..1, sliced by type on $this, closed, with no
+    named slice: its types are the implicit slices (valueQuantity), nothing contradicts."""
+    prof, els = _observation(ig)
+    value = els["Observation.value[x]"]
+    value.min, value.max = 1, 1
+    value.types = [t for t in value.types if t.code == "Quantity"] or value.types[:1]
+    value.slicing = Slicing([Discriminator("type", "$this")], rules="closed")
+    value.slices = []
+    assert contradictions(prof) == []
+    # the same closed slicing on an element that is not a choice still contradicts
+    category = els["Observation.category"]
+    category.slicing = Slicing([Discriminator("type", "$this")], rules="closed")
+    category.slices = []
+    assert contradictions(prof) == [
+        "Observation.category: min 1, but its closed slicing holds at most 0 items (none allowed)"
+    ]
