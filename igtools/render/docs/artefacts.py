@@ -1,5 +1,7 @@
 """One page per artefact of the IR: profiles, extensions, value sets, code systems,
-capability statements, search parameters, examples; and the artefacts index.
+capability statements, search parameters, examples; the conformance resources the IR
+does not model (operations, concept maps, naming systems, others: :mod:`.conformance`);
+and the artefacts index.
 
 Pages are named after the IG Publisher's (``StructureDefinition-<id>``), so that links
 of the IG's narrative pages map one to one. Examples live under ``examples/``.
@@ -16,6 +18,7 @@ from typing import Any
 import jinja2
 
 from igtools.ir.model import IG, Capability, Example, SearchParam, ValueSet
+from igtools.render.docs import conformance as conf
 from igtools.render.docs.structure import Links, constraints_html, structure_view
 from igtools.render.templating import render
 
@@ -78,7 +81,7 @@ def relative(target: str, from_path: str) -> str:
     return "/".join([".."] * (len(f) - i) + t[i:])
 
 
-def collect(ig: IG) -> ArtefactSite:
+def collect(ig: IG, others: list[conf.Resource] | None = None) -> ArtefactSite:
     site = ArtefactSite(ig)
     for p in ig.profiles.values():
         site.add(
@@ -96,10 +99,12 @@ def collect(ig: IG) -> ArtefactSite:
         site.add(f"CapabilityStatement-{c.id}", c.title or c.name or str(c.id), "capability", c.url)
     for sp in ig.search_params.values():
         site.add(f"SearchParameter-{_sp_id(ig, sp)}", sp.name or sp.code, "searchparam", sp.url)
+    for res in others or []:
+        site.add(res.stem, res.title, res.kind, res.url)
     for ex in ig.examples:
-        site.add(
-            f"{ex.resource_type}-{ex.id}", f"{ex.resource_type}/{ex.id}", "example", sub="examples/"
-        )
+        stem = f"{ex.resource_type}-{ex.id}"
+        if stem not in site.pages:
+            site.add(stem, f"{ex.resource_type}/{ex.id}", "example", sub="examples/")
     site.pages["artifacts"] = Page("artifacts", f"{ART}/index.md", "artefacts", "index")
     return site
 
@@ -153,10 +158,15 @@ def write_artefact_pages(
     docs: Path,
     t: dict[str, str],
     fragments: dict[str, str] | None = None,
+    others: list[conf.Resource] | None = None,
+    cap_ops: dict[str, list[conf.CapOperations]] | None = None,
 ) -> list[Path]:
     """Write every artefact page; ``fragments`` are the IG's own intro/notes markdown
-    for an artefact (``<stem>-intro``, ``<stem>-notes``)."""
+    for an artefact (``<stem>-intro``, ``<stem>-notes``); ``others`` the conformance
+    resources the IR does not model, ``cap_ops`` the operations of each capability
+    statement (by id, per rest entry)."""
     fragments = fragments or {}
+    cap_ops = cap_ops or {}
     written: list[Path] = []
     json_dir = docs / ART / "json"
     json_dir.mkdir(parents=True, exist_ok=True)
@@ -204,14 +214,29 @@ def write_artefact_pages(
     for c in ig.capabilities:
         stem = f"CapabilityStatement-{c.id}"
         path = site.pages[stem].path
-        written.append(render(env, "capability.md.jinja", docs / path, c=c, path=path, **common))
+        ops = cap_ops.get(str(c.id)) or [conf.CapOperations() for _ in c.rest]
+        written.append(
+            render(
+                env,
+                "capability.md.jinja",
+                docs / path,
+                c=c,
+                path=path,
+                rest_ops=ops + [conf.CapOperations()] * (len(c.rest) - len(ops)),
+                **common,
+            )
+        )
     for sp in ig.search_params.values():
         stem = f"SearchParameter-{_sp_id(ig, sp)}"
         path = site.pages[stem].path
         written.append(render(env, "searchparam.md.jinja", docs / path, sp=sp, path=path, **common))
+    for res in others or []:
+        written += _conformance_page(res, site, env, docs, t, fragments, common)
     for ex in ig.examples:
         stem = f"{ex.resource_type}-{ex.id}"
         path = site.pages[stem].path
+        if site.pages[stem].kind != "example":
+            continue  # a conformance resource's page
         refs = []
         for ref in dict.fromkeys(refs_in(ex.data)):
             m = re.search(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]+)$", ref)
@@ -234,6 +259,71 @@ def write_artefact_pages(
             )
         )
     return written
+
+
+def _conformance_page(
+    res: conf.Resource,
+    site: ArtefactSite,
+    env: jinja2.Environment,
+    docs: Path,
+    t: dict[str, str],
+    fragments: dict[str, str],
+    common: dict[str, Any],
+) -> list[Path]:
+    """The page of a conformance resource without an IR model, and its JSON."""
+    path = site.pages[res.stem].path
+    ctx: dict[str, Any] = {
+        "res": res,
+        "path": path,
+        "summary": conf.summary_rows(res, t),
+        "extra": [],
+        "intro": fragments.get(f"{res.stem}-intro", ""),
+        "notes": fragments.get(f"{res.stem}-notes", ""),
+        **common,
+    }
+    template = "conformance.md.jinja"
+    if res.resource_type == "OperationDefinition":
+        op = conf.operation(res)
+        template, ctx["op"] = "operation.md.jinja", op
+        levels = [t.get(f"level_{lvl}", lvl) for lvl in op.levels]
+        ctx["extra"] = [
+            (label, value)
+            for label, value in (
+                (t["code"], f"`${op.code}`"),
+                (t["kind"], t.get(f"op_kind_{op.kind}", op.kind)),
+                (t["levels"], ", ".join(levels)),
+                (t["search_base"], ", ".join(op.resources)),
+                (t["affects_state"], t.get(f"bool_{op.affects_state}", op.affects_state or "")),
+                (t["input_profile"], site.link(op.input_profile, path)),
+                (t["output_profile"], site.link(op.output_profile, path)),
+                (t["op_base"], site.link(op.base, path)),
+            )
+            if value
+        ]
+    elif res.resource_type == "ConceptMap":
+        cm = conf.concept_map(res)
+        template, ctx["cm"] = "conceptmap.md.jinja", cm
+        ctx["extra"] = [
+            (label, site.link(url, path))
+            for label, url in ((t["source"], cm.source), (t["target"], cm.target))
+            if url
+        ]
+    elif res.resource_type == "NamingSystem":
+        ns = conf.naming_system(res)
+        template, ctx["ns"] = "namingsystem.md.jinja", ns
+        ctx["extra"] = [
+            (label, cell(value))
+            for label, value in (
+                (t["kind"], t.get(f"ns_kind_{ns.kind}", ns.kind)),
+                (t["type"], ns.type),
+                (t["responsible"], ns.responsible),
+            )
+            if value
+        ]
+    else:
+        ctx["raw"] = conf.raw_json(res)
+    json_path = _raw_json(docs / ART / "json", res.stem, res.data)
+    return [render(env, template, docs / path, **ctx), json_path]
 
 
 def _raw_json(folder: Path, stem: str, data: dict[str, Any]) -> Path:

@@ -19,6 +19,7 @@ from igtools.errors import IgtoolsError
 from igtools.ir.model import IG
 from igtools.packages import PackageSet
 from igtools.render.docs.artefacts import ART, ArtefactSite, collect, write_artefact_pages
+from igtools.render.docs.conformance import capability_operations, other_resources
 from igtools.render.docs.labels import labels
 from igtools.render.docs.linkcheck import LinkReport, check_site
 from igtools.render.docs.search_hook import SIDECAR
@@ -99,6 +100,8 @@ class DocsRenderer:
         self.offline = offline
         self.lang = language or ig_language(pages, ig)
         self.t = labels(self.lang)
+        # conformance resources without an IR model (operations, concept maps ...)
+        self.others = other_resources(ig, pset)
 
     # ------------------------------------------------------------------ project
 
@@ -108,7 +111,7 @@ class DocsRenderer:
         if docs.exists():
             shutil.rmtree(docs)
         docs.mkdir(parents=True)
-        site = collect(self.ig)
+        site = collect(self.ig, self.others)
         nav: list[Any] = []
         use_case: tuple[str, str] | None = None
         fragments: dict[str, str] = {}
@@ -128,7 +131,16 @@ class DocsRenderer:
                 )
             )
             nav = [{self.t["home"]: "index.md"}]
-        written += write_artefact_pages(self.ig, site, self.env, docs, self.t, fragments)
+        written += write_artefact_pages(
+            self.ig,
+            site,
+            self.env,
+            docs,
+            self.t,
+            fragments,
+            self.others,
+            capability_operations(self.ig.capabilities, self.ig, self.pset),
+        )
         (docs / "assets").mkdir(exist_ok=True)
         for asset in ("igtools.css", "igtools.js", "iframe-worker-shim.js"):
             shutil.copy(builtin_templates() / "docs" / "assets" / asset, docs / "assets")
@@ -326,6 +338,8 @@ class DocsRenderer:
             out[f"SearchParameter-{str(sp.url or sp.code).rsplit('/', 1)[-1]}"] = (
                 sp.description or ""
             )
+        for res in self.others:
+            out[res.stem] = res.description
         return out
 
     def _dependency_rows(self) -> list[dict[str, str]]:
@@ -368,6 +382,11 @@ class DocsRenderer:
             ("codesystem", t["code_systems"]),
             ("capability", t["capabilities"]),
             ("searchparam", t["search_params"]),
+            ("operation", t["operations"]),
+            ("conceptmap", t["concept_maps"]),
+            ("namingsystem", t["naming_systems"]),
+            # other conformance kinds (StructureMap, GraphDefinition ...): by type name
+            *((k, k[len("res:") :]) for k in sorted({r.kind for r in self.others}) if ":" in k),
             ("example", t["examples"]),
         ):
             pages = sorted(
