@@ -136,8 +136,13 @@ def outcome(issues: Sequence[tuple[str, str, str, Sequence[str]]]) -> JSON:
 def _fhir_response(
     body: JSON, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a "\ud800" escape quoted in a message)
+        raw = json.dumps(body).encode("ascii")
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        raw,
         status_code=status,
         media_type=FHIR_JSON,
         headers=dict(headers or {}),

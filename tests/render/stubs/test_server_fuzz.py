@@ -305,3 +305,15 @@ def test_huge_declared_length_is_refused_before_reading(client: TestClient) -> N
     )
     assert resp.status_code == 413
     assert resp.json()["resourceType"] == "OperationOutcome"
+
+
+def test_lone_surrogate_quoted_in_an_error(client: TestClient) -> None:
+    """A ``\\ud800`` escape the error message quotes (not encodable as UTF-8) is answered
+    as a 4xx OperationOutcome with the character escaped, not a 500 (found by the fuzzer)."""
+    resp = client.post(
+        "/Practitioner",
+        content=b'{"resourceType": "Practitioner", "id": "\\ud800"}',
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert 400 <= resp.status_code < 500, resp.text
+    assert "\\ud800" in resp.text and resp.json()["resourceType"] == "OperationOutcome"
