@@ -391,7 +391,8 @@ def docs(
     """Render a searchable MkDocs site of the specification and build it (--strict).
 
     One page per profile, extension, value set, code system, capability statement,
-    search parameter and example, an artefacts index, and the IG's narrative pages
+    search parameter, operation definition, concept map, naming system, other
+    conformance resource and example, an artefacts index, and the IG's narrative pages
     converted from IG Publisher markdown (--pages), and with --previous a Changes page
     against an earlier version. Every internal link of the built site
     is checked. Anything of the narrative pages that could not be converted is listed.
