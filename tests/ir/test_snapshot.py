@@ -298,6 +298,45 @@ def test_type_slicing_the_differential_states_is_settled_as_the_publisher_does(
     component = snap["Observation.component.value[x]"]
     assert component["slicing"]["rules"] == "open"
     assert [t["code"] for t in component["type"]] == ["Quantity", "string"]
+    assert gen.problems == []
+
+
+def test_type_slicing_the_publisher_refuses_is_reported(core_index: ResourceIndex) -> None:
+    """An ordered type slicing, or a choice sliced on another discriminator: the
+    publisher refuses the profile; igtools names the element and settles the slicing."""
+    obs = _profile(
+        "test-bad-choice-slicing",
+        "http://hl7.org/fhir/StructureDefinition/Observation",
+        "resource",
+        "Observation",
+        [
+            {
+                "id": "Observation.effective[x]",
+                "path": "Observation.effective[x]",
+                "slicing": {
+                    "discriminator": [{"type": "type", "path": "$this"}],
+                    "ordered": True,
+                    "rules": "open",
+                },
+            },
+            {
+                "id": "Observation.value[x]",
+                "path": "Observation.value[x]",
+                "slicing": {"discriminator": [{"type": "value", "path": "code"}], "rules": "open"},
+            },
+        ],
+    )
+    gen = SnapshotGenerator(core_index)
+    gen.add(obs)
+    snap = _by_id(gen.snapshot_elements(EX + "test-bad-choice-slicing"))
+    assert snap["Observation.effective[x]"]["slicing"]["ordered"] is False
+    where = f"StructureDefinition {EX}test-bad-choice-slicing"
+    assert gen.problems == [
+        f"{where}: Observation.effective[x]: a choice element's type slicing cannot be "
+        "ordered (slicing.ordered is true)",
+        f"{where}: Observation.value[x]: a choice element is sliced by type on $this only, "
+        "not by value:code",
+    ]
 
 
 def test_circular_chain_names_the_profiles(core_index: ResourceIndex) -> None:

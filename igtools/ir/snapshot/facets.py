@@ -136,6 +136,24 @@ def _ext_profile(t: Json) -> bool:
     return t.get("code") == "Extension" and bool(t.get("profile"))
 
 
+def type_slicing_problem(d: Json) -> str | None:
+    """What the publisher refuses in a differential's slicing of a choice element: it is
+    a type slicing, unordered, on one ``type``/``$this`` discriminator."""
+    slicing = d.get("slicing")
+    if not isinstance(slicing, dict):
+        return None
+    if slicing.get("ordered") is True:
+        return "a choice element's type slicing cannot be ordered (slicing.ordered is true)"
+    discs = slicing.get("discriminator")
+    if isinstance(discs, list) and discs:
+        said = ", ".join(
+            f"{x.get('type')}:{x.get('path')}" if isinstance(x, dict) else str(x) for x in discs
+        )
+        if said != "type:$this":
+            return f"a choice element is sliced by type on $this only, not by {said}"
+    return None
+
+
 def close_type_slicing(node: Node) -> None:
     """Type slicing of a choice element (``processSimplePathWhereDiffsConstrainTypes``):
     closed, a required slice makes the element required and of that type only, and types

@@ -14,6 +14,7 @@ from igtools.ir.snapshot.facets import (
     merge_element,
     pinned,
     slice_minimums,
+    type_slicing_problem,
 )
 from igtools.ir.snapshot.tree import (
     Json,
@@ -253,6 +254,9 @@ class SnapshotGenerator:
                     lambda u: self._profile_root(u, f"profile in {url}"),
                     self.problems,
                 )
+                problem = type_slicing_problem(d) if node.name.endswith("[x]") else None
+                if problem is not None:
+                    self.problems.append(f"StructureDefinition {url}: {eid}: {problem}")
                 if (
                     node.name.endswith("[x]")
                     and "slicing" in d
