@@ -304,7 +304,7 @@ def _conformance_page(
         cm = conf.concept_map(res)
         template, ctx["cm"] = "conceptmap.md.jinja", cm
         ctx["extra"] = [
-            (label, site.link(url, path))
+            (label, site.link(url, path, None if url in site.by_url else url))
             for label, url in ((t["source"], cm.source), (t["target"], cm.target))
             if url
         ]

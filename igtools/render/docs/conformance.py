@@ -226,6 +226,8 @@ class MapRow:
     target: str
     target_display: str
     comment: str
+    depends_on: list[str] = field(default_factory=list)  # "property = value"
+    product: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -234,6 +236,14 @@ class MapGroup:
     target: str
     rows: list[MapRow]
     unmapped: str | None
+
+    @property
+    def has_depends_on(self) -> bool:
+        return any(r.depends_on for r in self.rows)
+
+    @property
+    def has_product(self) -> bool:
+        return any(r.product for r in self.rows)
 
 
 @dataclass
@@ -275,6 +285,8 @@ def concept_map(res: Resource) -> ConceptMapView:
                         _str(tg.get("code")) or "",
                         _str(tg.get("display")) or "",
                         _str(tg.get("comment")) or "",
+                        _other_elements(tg.get("dependsOn")),
+                        _other_elements(tg.get("product")),
                     )
                 )
         unmapped = None
@@ -285,6 +297,17 @@ def concept_map(res: Resource) -> ConceptMapView:
             unmapped = f"{mode} {what}".strip()
         groups.append(MapGroup(src, tgt, rows, unmapped))
     return ConceptMapView(source, target, groups)
+
+
+def _other_elements(value: Any) -> list[str]:
+    """A target's ``dependsOn`` / ``product`` as ``property = value (system)``."""
+    out = []
+    for o in _dicts(value):
+        prop = _str(o.get("property")) or "?"
+        val = _str(o.get("value")) or _str(o.get("display")) or ""
+        system = _str(o.get("system"))
+        out.append((f"{prop} = {val}" if val else prop) + (f" ({system})" if system else ""))
+    return out
 
 
 # ------------------------------------------------------------------ NamingSystem

@@ -82,7 +82,25 @@ CONCEPT_MAP = {
                 {"code": "other", "target": [{"equivalence": "unmatched", "comment": "none"}]},
             ],
             "unmapped": {"mode": "fixed", "code": "unknown"},
-        }
+        },
+        {
+            "element": [
+                {
+                    "code": "Message/score",
+                    "target": [
+                        {
+                            "code": "Observation.value",
+                            "equivalence": "relatedto",
+                            "dependsOn": [{"property": "Message/kind", "value": "apgar"}],
+                            "product": [
+                                {"property": "Observation.status", "value": "final"},
+                                {"property": "Observation.code", "system": "http://loinc.org"},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        },
     ],
 }
 NAMING_SYSTEM = {
@@ -175,11 +193,18 @@ def test_operation_page(built: Path) -> None:
 def test_concept_map_page(built: Path) -> None:
     md = _md(built, "ConceptMap-mini-score-map")
     assert "| Source | [mini-score-type](ValueSet-mini-score-type.md) |" in md
-    assert "| Target | [vs](http://loinc.org/vs) |" in md
+    assert "| Target | [http://loinc.org/vs](http://loinc.org/vs) |" in md
     assert f"Mapping from `{BASE}/CodeSystem/mini-score-type` to `http://loinc.org`" in md
     assert "| `apgar` Apgar | wider | `9272-6` 1 minute Apgar |  |" in md
     assert "| `other` | unmatched |  | none |" in md
     assert "Unmapped codes : fixed unknown" in md
+    # a structural map: no systems, dependsOn and product columns in that group only
+    assert md.count("Mapping from") == 1
+    assert (
+        "| `Message/score` | Message/kind = apgar | relatedto | `Observation.value` | "
+        "Observation.status = final<br>Observation.code (http://loinc.org) |  |" in md
+    )
+    assert md.count("Depends on") == 1
 
 
 def test_naming_system_page(built: Path) -> None:
