@@ -40,6 +40,7 @@ from igtools.render.examples.helpers import (
     merge,
 )
 from igtools.render.examples.invariants import satisfy
+from igtools.render.examples.nested import ABSTRACT_TYPES, NestedResources
 from igtools.render.examples.regexgen import generate_matching
 from igtools.render.examples.repair import (
     Checker,
@@ -49,11 +50,6 @@ from igtools.render.examples.repair import (
 )
 from igtools.runtime.validation import contains
 from igtools.validate.rules import compose_pattern
-
-# resource types no instance can have (the core StructureDefinition says abstract)
-ABSTRACT_TYPES = {"Resource", "DomainResource"}
-# resources built inside resources (Parameters.parameter.resource), at most this deep
-MAX_NESTING = 3
 
 # instances checked by the repair loop: minimal, full and the first variants
 CHECKED_VARIANTS = 3
@@ -82,7 +78,7 @@ class Scope:
     start: datetime | None = None
 
 
-class Builder(Codings):
+class Builder(Codings, NestedResources):
     def __init__(self, ig: IG, data: FrenchData, now: datetime) -> None:
         self.ig = ig
         self.data = data
@@ -364,40 +360,6 @@ class Builder(Codings):
             self.repair(el, done)
         return done
 
-    def nested_resource(self, el: Element, t: TypeRef) -> dict[str, Any] | None:
-        """A resource inside the one being built: to the type's first profile the package
-        set holds (the IG's, or a dependency's with the package set at hand), else a bare
-        resource of its type (an abstract type without a profile: a Patient)."""
-        scope = self.scope
-        assert scope is not None
-        prof: Profile | None = None
-        for url in t.profiles:
-            key = url.partition("|")[0]
-            prof = self.ig.profiles.get(key)
-            if prof is None and self.checker is not None:
-                prof = self.checker.profile(key)
-            if prof is not None:
-                break
-        if prof is not None and (prof.kind != "resource" or prof.type in ABSTRACT_TYPES):
-            prof = None
-        rtype = prof.type if prof is not None else t.code
-        if rtype in ABSTRACT_TYPES:
-            guessed = guess_type(t.profiles[0]) if t.profiles else None
-            rtype = guessed if guessed and guessed not in ABSTRACT_TYPES else "Patient"
-        key = prof.url if prof is not None else rtype
-        if key in self._nesting or len(self._nesting) >= MAX_NESTING:
-            return None  # a resource holding one of its own kind: not without end
-        rid = f"{scope.resource_id[: 60 - len(rtype)]}-{rtype.lower()}"
-        if prof is None:
-            return {"resourceType": rtype, "id": rid}
-        saved = self.full
-        self._nesting.append(key)
-        try:
-            return self.instance(prof, rid, full=False)
-        finally:
-            self._nesting.pop()
-            self.full = saved
-
     def complete(self, el: Element, value: Any) -> Any:
         if isinstance(value, dict):
             t = self.pick_type(el)
@@ -625,45 +587,6 @@ class Builder(Codings):
                 break
             out.append(v)
         return out
-
-    def _contained_wanted(self) -> bool:
-        scope = self.scope
-        assert scope is not None
-        el = scope.profile.root.child("contained")
-        return el is not None and not el.prohibited and (el.min > len(scope.contained) or self.full)
-
-    def _contained_needed(self) -> bool:
-        scope = self.scope
-        assert scope is not None
-        el = scope.profile.root.child("contained")
-        return el is not None and not el.prohibited and el.min > len(scope.contained)
-
-    def contain_target(self, url: str) -> str | None:
-        """Contain a resource a reference to ``url`` may point at: built from that
-        profile when the package set has it, else a bare resource of its type."""
-        scope = self.scope
-        assert scope is not None
-        prof = self.ig.profiles.get(url)
-        if prof is None and self.checker is not None:
-            prof = self.checker.profile(url)
-        if prof is not None and prof.kind == "resource":
-            return self.contain(prof)
-        rt = guess_type(url)
-        if rt is None or rt in ("Resource", "DomainResource") or not is_resource(rt):
-            return None
-        cid = f"{rt.lower()}-{len(scope.contained) + 1}"
-        scope.contained.append({"resourceType": rt, "id": cid})
-        return cid
-
-    def contain(self, prof: Profile) -> str:
-        scope = self.scope
-        assert scope is not None
-        cid = f"{prof.type.lower()}-{len(scope.contained) + 1}"
-        saved = self.full
-        res = self.instance(prof, cid, full=False)
-        self.full = saved
-        scope.contained.append(res)
-        return cid
 
     def extension_value(
         self, ext: Extension, el: Element, parent: str = ""

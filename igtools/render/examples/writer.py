@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from igtools.errors import IgtoolsError
 from igtools.ir.model import IG, Profile
-from igtools.render.examples.builder import ABSTRACT_TYPES
 from igtools.render.examples.bundles import build_bundle
 from igtools.render.examples.contradictions import contradictions
 from igtools.render.examples.frdata import FrenchData
 from igtools.render.examples.helpers import CORE_SD
+from igtools.render.examples.nested import ABSTRACT_TYPES
 from igtools.render.examples.realistic import RealisticBuilder
 from igtools.render.examples.repair import Checker, ProfileSource
 from igtools.render.templating import environment, render
