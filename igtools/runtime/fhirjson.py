@@ -368,6 +368,26 @@ def is_resource_type(name: str) -> bool:
     return name in table().resources
 
 
+def definition_path(path: str) -> str:
+    """The element path ``path`` (``Questionnaire.item.item.answerOption``, without
+    indexes) as the base definition names it: an element reached through a content
+    reference has the referenced element's path (``Questionnaire.item.answerOption``),
+    as the reference validator reads it. Parts the R4 model does not know are kept."""
+    parts = path.split(".")
+    types = table().types
+    current = out = parts[0]
+    for i, seg in enumerate(parts[1:], 1):
+        prop = types.get(current, {}).get(seg)
+        if prop is None:
+            return ".".join([out, *parts[i:]])
+        code = prop[0]
+        # a backbone element of the resource goes by its own (referenced) path
+        backbone = "." in code and code.split(".", 1)[0] == parts[0]
+        out = code if backbone else f"{out}.{seg}"
+        current = code
+    return out
+
+
 # ------------------------------------------------------------------------------ checking
 
 

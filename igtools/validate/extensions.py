@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from igtools.runtime import fhirjson
 from igtools.runtime.validation import Issue, Registry, Rules, validate_value
 
 JSON = Any
@@ -116,7 +117,7 @@ def _element_path(loc: str, data: JSON) -> str | None:
         p in ("contained", "resource", "extension", "modifierExtension") for p in parts[1:]
     ):
         return None
-    return ".".join(parts)
+    return fhirjson.definition_path(".".join(parts))
 
 
 def _in_context(path: str, allowed: list[str]) -> bool:
