@@ -92,14 +92,14 @@ def _tree_differences(a: Path, b: Path) -> list[str]:
     return out
 
 
-def test_profiles_whose_base_is_missing_are_named(tmp_path: Path) -> None:
+def test_profiles_whose_base_is_missing_are_named(tmp_path: Path, corpus_cache: Path) -> None:
     from tests.conftest import shared_path
 
     packages = shared_path("fhir-packages")
     folder = _unpack(packages / SAS, tmp_path)
     stripped = _strip(folder)
     assert len(stripped) == 20
-    failures = _failures(folder, packages, tmp_path / "cache")
+    failures = _failures(folder, packages, corpus_cache)
     assert len(failures) == 18, failures
     for url, why in failures.items():
         assert "http://interopsante.org/fhir/StructureDefinition/Fr" in why, (url, why)
@@ -107,12 +107,12 @@ def test_profiles_whose_base_is_missing_are_named(tmp_path: Path) -> None:
 
 
 def test_build_on_differential_only_profiles_as_on_the_published_package(
-    tmp_path: Path,
+    tmp_path: Path, corpus_cache: Path
 ) -> None:
     from tests.conftest import shared_path
 
     packages = shared_path("fhir-packages")
-    cache = tmp_path / "cache"
+    cache = corpus_cache  # the session's: installing hl7.fhir.r4.core takes seconds
     probe = _unpack(packages / SAS, tmp_path / "probe")
     _strip(probe)
     unreachable = set(_failures(probe, packages, cache))
