@@ -22,9 +22,7 @@ def test_definition_path_follows_content_references() -> None:
     assert definition_path("Questionnaire.item.item.item.answerOption") == (
         "Questionnaire.item.answerOption"
     )
-    assert definition_path("Observation.component.referenceRange") == (
-        "Observation.referenceRange"
-    )
+    assert definition_path("Observation.component.referenceRange") == ("Observation.referenceRange")
     # data types and their own backbone elements keep the path they are reached by
     assert definition_path("Patient.name.given") == "Patient.name.given"
     assert definition_path("MedicationRequest.dosageInstruction.timing.repeat") == (
