@@ -24,9 +24,6 @@ once they are fixed, so that the mark goes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +35,7 @@ from click.testing import CliRunner
 from igtools.build import Builder, BuildOptions, StageResult
 from igtools.cli import cli
 from igtools.packages import PackageLoader, PackageSet, Settings
-from tests.ir.test_snapshot_sushi import _fhir_cache, _sushi
+from tests.ir.test_snapshot_sushi import sushi_build
 
 WIDE_IG = Path(__file__).resolve().parent / "fixtures" / "fsh-wide-ig"
 SD = "http://example.org/fhir/wide/StructureDefinition/"
@@ -96,22 +93,9 @@ def _validate(wide: Wide, files: list[Path]) -> dict[str, str]:
 def wide(tmp_path_factory: pytest.TempPathFactory) -> Wide:
     from tests.conftest import shared_path
 
-    sushi = _sushi()
     packages = shared_path("fhir-packages")
     tmp = tmp_path_factory.mktemp("wide")
-    ig = tmp / "ig"
-    shutil.copytree(WIDE_IG, ig)
-    home = tmp / "home"
-    _fhir_cache(home, packages)
-    run = subprocess.run(
-        [sushi, "build", str(ig)],
-        env={**os.environ, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    ig = sushi_build(WIDE_IG, tmp, packages)
     cache = tmp / "cache"
     pset = PackageLoader(Settings(cache_dir=cache, offline=True, package_dirs=[packages])).load(
         str(ig)

@@ -40,14 +40,13 @@ def _fhir_cache(home: Path, packages: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def test_sushi_output_then_igtools(tmp_path: Path) -> None:
-    from tests.conftest import shared_path
-
+def sushi_build(source: Path, tmp: Path, packages: Path) -> Path:
+    """A copy of the FSH IG ``source`` in ``tmp``, compiled by SUSHI offline against a
+    FHIR package cache filled from ``packages``; the copy's folder."""
     sushi = _sushi()
-    packages = shared_path("fhir-packages")
-    ig = tmp_path / "ig"
-    shutil.copytree(FSH_IG, ig)
-    home = tmp_path / "home"
+    ig = tmp / "ig"
+    shutil.copytree(source, ig)
+    home = tmp / "home"
     _fhir_cache(home, packages)
     run = subprocess.run(
         [sushi, "build", str(ig)],
@@ -57,7 +56,15 @@ def test_sushi_output_then_igtools(tmp_path: Path) -> None:
         timeout=600,
         check=False,
     )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return ig
+
+
+def test_sushi_output_then_igtools(tmp_path: Path) -> None:
+    from tests.conftest import shared_path
+
+    packages = shared_path("fhir-packages")
+    ig = sushi_build(FSH_IG, tmp_path, packages)
     resources = ig / "fsh-generated" / "resources"
     for f in resources.glob("StructureDefinition-*.json"):
         assert "snapshot" not in json.loads(f.read_text()), f"{f.name}: SUSHI wrote a snapshot"
