@@ -21,6 +21,7 @@ from typing import Any
 
 from igtools.errors import IgtoolsError
 from igtools.ir.snapshot import FHIR_SD, SnapshotGenerationError, SnapshotGenerator
+from igtools.ir.snapshot.facets import FHIR_TYPE_EXT
 from igtools.ir.snapshot.reasons import UNEXPLAINED, Context, Difference, reasons
 from igtools.packages.index import ResourceIndex
 from igtools.packages.spec import version_key
@@ -68,12 +69,18 @@ def reason_class(reason: str) -> str:
 
 
 def _types(el: Json) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """(code, profiles, target profiles) of each type; a FHIRPath system type with the FHIR
+    type its extension names (``System.String`` of a resource's ``id`` is ``id``)."""
     out = []
     for t in el.get("type") or []:
         if isinstance(t, dict):
+            code = str(t.get("code"))
+            for x in t.get("extension") or []:
+                if isinstance(x, dict) and x.get("url") == FHIR_TYPE_EXT:
+                    code = f"{code} ({x.get('valueUrl')})"
             out.append(
                 (
-                    str(t.get("code")),
+                    code,
                     tuple(t.get("profile") or ()),
                     tuple(t.get("targetProfile") or ()),
                 )

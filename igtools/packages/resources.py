@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from igtools.errors import ResourceFileError
+from igtools.packages.corrections import correct
 from igtools.runtime import fhirjson
 from igtools.runtime.fhirjson import JsonIssue
 
@@ -107,14 +108,21 @@ class ResourceEntry:
     is_example: bool
     _data: Resource | None = field(default=None, repr=False)
     _loader: Callable[[], Resource] | None = field(default=None, repr=False)
+    _corrected: bool = field(default=False, repr=False)
 
     @property
     def data(self) -> Resource:
+        """The resource, with the corrections the HL7 tools make as they load it
+        (:mod:`igtools.packages.corrections`)."""
         if self._data is None:
             if self._loader is None:  # pragma: no cover - constructed with one or the other
                 raise ResourceFileError(f"{self.package}:{self.path}: no content")
             self._data = self._loader()
             self._loader = None
+        if not self._corrected:
+            self._corrected = True
+            if self.resource_type == "StructureDefinition" and not self.is_example:
+                correct(self._data, self.package)
         return self._data
 
     @property

@@ -31,7 +31,7 @@ EXPECTED: dict[str, tuple[int, int, int]] = {
     "ans.fhir.fr.tddui#1.1.0": (2, 2, 2),
     "ans.fhir.fr.telesurveillance#0.1.0": (1, 1, 1),
     "hl7.fhir.fr.core#2.1.0": (38, 63, 63),
-    "hl7.fhir.fr.core#2.2.0": (45, 64, 64),
+    "hl7.fhir.fr.core#2.2.0": (54, 64, 64),
     "hl7.fhir.us.core#6.1.0": (58, 58, 59),
     "hl7.fhir.uv.extensions.r4#5.3.0-ballot-tc1": (680, 680, 680),
     "hl7.terminology.r4#7.0.1": (9, 9, 9),

@@ -42,6 +42,32 @@ def _absolute_link(match: re.Match[str], web: str) -> str:
     return f"]({web}{url})"
 
 
+FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+SYSTEM_STRING = "http://hl7.org/fhirpath/System.String"
+
+
+def resource_id_typed(el: Json) -> Json:
+    """``el`` with the FHIR type ``id`` when it is a resource's ``id``: the R4 core gives
+    ``Resource.id`` the FHIR type ``string``, and ``ProfileUtilities.fixTypeOfResourceId``
+    corrects it in every resource base a snapshot is generated from."""
+    base = el.get("base")
+    if not (isinstance(base, dict) and base.get("path") == "Resource.id"):
+        return el
+    types = []
+    for t in el.get("type") or []:
+        if not isinstance(t, dict):
+            continue
+        others = [
+            x
+            for x in t.get("extension") or []
+            if not (isinstance(x, dict) and x.get("url") == FHIR_TYPE_EXT)
+        ]
+        fhir_type = {"url": FHIR_TYPE_EXT, "valueUrl": "id"}
+        rest = {k: v for k, v in t.items() if k not in ("extension", "code")}
+        types.append({"extension": [*others, fhir_type], "code": SYSTEM_STRING, **rest})
+    return {**el, "type": types} if types else el
+
+
 def absolute_links(el: Json, web: str) -> Json:
     """``el`` with the relative links of its markdown made absolute (below ``web``)."""
     out = dict(el)

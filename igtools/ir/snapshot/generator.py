@@ -13,6 +13,7 @@ from igtools.ir.snapshot.facets import (
     is_extension,
     merge_element,
     pinned,
+    resource_id_typed,
     slice_minimums,
     type_slicing_problem,
 )
@@ -188,6 +189,8 @@ class SnapshotGenerator:
             elements = self.snapshot_elements(url, wanted_by)
             found = self._sd_entry(url)
             web = CORE_WEB.get(found[1].split("#")[0]) if found else None
+            if found is not None and found[0].get("kind") == "resource":
+                elements = [resource_id_typed(e) for e in elements]
             if web is not None:
                 elements = [absolute_links(e, web) for e in elements]
                 if self.pin_core_versions:

@@ -13,6 +13,8 @@ bug, or a publisher behaviour not yet known). The classes, in order:
 - ``links in texts``: texts differ only by how their links are written (relative, or
   absolute to ``http://hl7.org/fhir/R4/`` or ``R5/``: the publisher's or the extensions
   pack's version);
+- ``extensions pack version: ...``: the FHIR type of the ``id`` of an HL7 extension's
+  slice (``id`` in the extensions pack the publisher had, ``string`` in ../shared's);
 - ``publisher's core: ...``: the publisher loads hl7.fhir.r4.core with technical
   corrections (extension elements sliced by url, the invariants of the data types on
   the elements, binding strengths of inherited elements);
@@ -39,6 +41,10 @@ LINKS = "links in texts (relative vs absolute: publisher or extensions pack vers
 CORE_INVARIANTS = "publisher's core: the data types' invariants on the elements"
 CORE_EXT_SLICING = "publisher's core: extension elements sliced by url"
 CORE_BINDING = "publisher's core: the binding strength of an inherited element"
+EXT_ID_TYPE = (
+    "extensions pack version: the FHIR type of an HL7 extension's id (the publisher's pack "
+    "says id, ../shared's string)"
+)
 OLD_TYPE_DOCS = "older publisher: an element's docs from its data type (profile)"
 OLD_NOT_CARRIED = "older publisher: a slicing entry's inner constraints not carried to its slices"
 OLD_SLICING_KEPT = "older publisher: a slicing without slices kept within a slice"
@@ -159,6 +165,23 @@ def _carried(ctx: Context, d: Difference, get: Callable[[Json], Any]) -> bool:
     return pub_entry is not None and get(pub_entry) == d.generated
 
 
+def _hl7_extension_id(ctx: Context, d: Difference) -> bool:
+    """``d`` is the FHIR type (``string`` vs ``id``) of the ``id`` of an extension slice
+    whose definition is HL7's (the extensions pack: the version the publisher had writes
+    ``id``, the one ../shared holds ``string``)."""
+    if not d.eid.endswith(".id") or ":" not in d.eid:
+        return False
+    parent = ctx.published.get(d.eid[: -len(".id")]) or {}
+    hl7 = any(
+        isinstance(p, str) and p.startswith("http://hl7.org/fhir/StructureDefinition/")
+        for t in types_of(parent)
+        for p in t.get("profile") or []
+    )
+    return hl7 and [t[0] for t in d.generated or []] == [
+        str(t[0]).replace("(id)", "(string)") for t in d.published or []
+    ]
+
+
 def classify(d: Difference, ctx: Context, facets: dict[str, Callable[[Json], Any]]) -> str:
     """The class of one difference (``unexplained`` when none fits)."""
     extra = d.kind == "extra" and all(":" in i for i in d.ids)
@@ -174,6 +197,8 @@ def classify(d: Difference, ctx: Context, facets: dict[str, Callable[[Json], Any
         return PINS
     if d.facet in ("short", "definition") and unlinked(d.generated) == unlinked(d.published):
         return LINKS
+    if d.facet == "type" and _hl7_extension_id(ctx, d):
+        return EXT_ID_TYPE
     if d.facet == "constraint" and set(d.generated) < set(d.published):
         return CORE_INVARIANTS
     if (

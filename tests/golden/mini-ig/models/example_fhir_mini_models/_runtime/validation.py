@@ -380,9 +380,11 @@ def _check_binding(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
     strength = el.strength or "required"
     vs = el.value_set or "(unnamed)"
     kind = el.code_kind
-    if len(el.names) > 1 and kind:  # a choice (medication[x]): only its coded type is bound
+    if len(el.names) > 1 and kind:  # a choice (medication[x]): only its coded types are bound
         name = loc.rsplit(".", 1)[-1].partition("[")[0]
-        if not name.endswith(kind[0].upper() + kind[1:]):
+        if name.endswith("Quantity") and any(n.endswith("Quantity") for n in el.names):
+            kind = "Quantity"  # and the units of its Quantity, as the reference judges them
+        elif not name.endswith(kind[0].upper() + kind[1:]):
             return
     found = _codings(value, kind)
     if kind == "CodeableConcept" and not [c for _, c in found if c]:
