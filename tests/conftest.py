@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,15 @@ def corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ../shared with their dependencies (installing hl7.fhir.r4.core, the extensions and
     the terminology takes seconds: once per run is enough)."""
     return tmp_path_factory.mktemp("corpus-cache")
+
+
+@pytest.fixture(scope="session")
+def fr_core_validator(corpus_cache: Path) -> Any:
+    """A validator over hl7.fhir.fr.core 2.2.0 and its dependencies (the core among
+    them), for tests that judge instances of core resources and profiles; loaded once."""
+    from corpus.validation import load
+
+    tgz = SHARED / "fhir-packages" / "hl7.fhir.fr.core-2.2.0.tgz"
+    if not tgz.is_file():
+        pytest.skip(f"{tgz} absent")
+    return load("hl7.fhir.fr.core#2.2.0", SHARED, corpus_cache).validator

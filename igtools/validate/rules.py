@@ -11,6 +11,7 @@ from typing import Any
 
 from igtools.ir.model import IG, Element, Profile
 from igtools.runtime.validation import El, Inv, Match, Rules, invariant_supported, split_path
+from igtools.validate.fixes import evaluated_expression
 
 CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1"})  # checked natively by the runtime
@@ -123,13 +124,14 @@ class RuleBuilder:
         for inv in el.constraints:
             if inv.key in NATIVE_INVARIANTS or inv.severity != "error" or not inv.expression:
                 continue
-            if not invariant_supported(inv.expression):
+            expression = evaluated_expression(inv.key, inv.expression)
+            if not invariant_supported(expression):
                 self.warnings.append(
                     f"{profile.name}: {el.id}: invariant {inv.key} ({inv.expression}) is not "
                     "supported by the FHIRPath engine: not checked"
                 )
                 continue
-            out.append(Inv(inv.key, inv.severity, inv.human, inv.expression))
+            out.append(Inv(inv.key, inv.severity, inv.human, expression))
         return tuple(out)
 
     def _profiles(self, el: Element) -> tuple[str, ...]:

@@ -5,12 +5,10 @@ packages of our own."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from corpus.validation import load
 from igtools.packages.corrections import VS1_EXPRESSION, correct
 from igtools.packages.index import ResourceIndex
 from igtools.packages.package import read_package_archive
@@ -134,15 +132,10 @@ def test_r5_types_leave_the_extensions_pack_only() -> None:
     assert len(other["snapshot"]["element"][0]["type"]) == 3
 
 
-@pytest.fixture(scope="module")
-def validator(corpus_cache: Path) -> Validator:
-    if not (SHARED / "fhir-packages" / "hl7.fhir.fr.core-2.2.0.tgz").is_file():
-        pytest.skip(f"{SHARED}/fhir-packages/hl7.fhir.fr.core-2.2.0.tgz absent")
-    return load("hl7.fhir.fr.core#2.2.0", SHARED, corpus_cache).validator
-
-
 @pytest.mark.shared
-def test_a_blood_pressure_component_in_another_unit_is_a_warning(validator: Validator) -> None:
+def test_a_blood_pressure_component_in_another_unit_is_a_warning(
+    fr_core_validator: Validator,
+) -> None:
     """The reference validator judges the corrected core: a component's unit outside the
     Vital Signs Units is a warning (extensible), not an error."""
 
@@ -173,7 +166,7 @@ def test_a_blood_pressure_component_in_another_unit_is_a_warning(validator: Vali
             component("8462-4", {**kpa, "value": 10}),
         ],
     }
-    issues = validator.validate_resource(res)
+    issues = fr_core_validator.validate_resource(res)
     errors = [f"{i.location}: {i.message}" for i in issues if i.severity in ("error", "fatal")]
     assert errors == []
     warned = [i for i in issues if i.severity == "warning" and "ucum-vitals-common" in i.message]
