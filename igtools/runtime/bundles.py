@@ -2,7 +2,7 @@
 
 - ``fullUrl`` is required on each entry, except in transactions, batches and their
   responses; when present it is an absolute URL, and a RESTful one
-  (``.../Type/id``) ends with the entry resource's type and id;
+  (``.../Type/id`` where ``Type`` is a resource type) ends with the entry resource's type and id;
 - an entry without ``fullUrl`` cannot anchor relative references: each relative
   reference inside it is an error, and the entry is reported once;
 
@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .fhirjson import is_resource_type
+
 JSON = Any
 
 FULLURL_OPTIONAL = frozenset({"transaction", "transaction-response", "batch", "batch-response"})
@@ -30,6 +32,14 @@ _RESTFUL = re.compile(
 
 def is_absolute(url: str) -> bool:
     return bool(_ABSOLUTE.match(url))
+
+
+def is_restful(url: str) -> bool:
+    """Does ``url`` look like a RESTful server URL (``[base/]Type/id[/_history/v]``)?
+    As the reference validator's ``URI_REGEX``, ``Type`` must be an R4 resource type:
+    ``http://x.org/Obervation/1`` (a typo) is just an absolute URL."""
+    m = _RESTFUL.match(url)
+    return m is not None and is_resource_type(m["type"])
 
 
 def relative_references(value: JSON, loc: str) -> Iterator[tuple[str, str]]:
@@ -70,8 +80,7 @@ def bundle_issues(bundle: JSON) -> list[tuple[str, str, str]]:
                     (f"{loc}.fullUrl", f"The fullUrl '{full}' must be an absolute URL", "bundle")
                 )
             else:
-                m = _RESTFUL.match(full)
-                if m is not None and isinstance(rtype, str):
+                if is_restful(full) and isinstance(rtype, str):
                     if not isinstance(rid, str):
                         out.append(
                             (
@@ -136,7 +145,7 @@ def bundle_resolver(bundle: JSON) -> Callable[[str], str | None]:
             return found
         tail = "/" + ref.split("/_history/")[0]
         for url, rtype in by_url.items():
-            if url.endswith(tail) and _RESTFUL.match(url):
+            if url.endswith(tail) and is_restful(url):
                 return rtype
         return None
 
