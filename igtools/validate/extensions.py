@@ -6,8 +6,8 @@ instance, whatever profile it claims:
   sub-extension with a relative url that the definition does not define is an error;
 - a modifier extension (its definition says ``isModifier``) sits in a
   ``modifierExtension``, any other one in an ``extension``;
-- an extension whose contexts are all elements of resources (``Patient.birthDate``)
-  is used on one of them (other kinds of context are not judged);
+- an extension is used where its definition's contexts and context invariants allow
+  it (:mod:`igtools.validate.contexts`);
 - an Attachment with ``data`` has a ``size`` equal to the decoded length and a
   ``hash`` equal to the base64 SHA-1 of the decoded data.
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 from collections.abc import Callable
 from typing import Any
 
-from igtools.runtime import fhirjson
+from igtools.runtime.fhirpath import Hooks
 from igtools.runtime.validation import Issue, Registry, Rules, validate_value
+from igtools.validate.contexts import ExtensionContext, judge
 
 JSON = Any
 ExtensionLookup = Callable[[str], Rules | None]
@@ -48,10 +48,12 @@ def extension_issues(
     registry: Registry,
     invariants: bool = True,
     is_modifier: Callable[[str], bool | None] | None = None,
-    contexts: Callable[[str], list[str] | None] | None = None,
+    contexts: Callable[[str], ExtensionContext | None] | None = None,
 ) -> list[Issue]:
     """Each extension (object, location) of ``data`` against its definition."""
     out: list[Issue] = []
+    member_of = getattr(registry, "member_of", None)
+    hooks = Hooks(member_of=member_of) if callable(member_of) else None
     for obj, loc in extensions:
         url = obj.get("url")
         if not isinstance(url, str) or ":" not in url:
@@ -59,19 +61,19 @@ def extension_issues(
         rules = lookup(url)
         if rules is None:
             continue
-        allowed = contexts(url) if contexts is not None else None
-        where = _element_path(loc, data)
-        if allowed is not None and where is not None and not _in_context(where, allowed):
-            out.append(
-                Issue(
-                    "error",
-                    loc,
-                    f"The extension {url} is not allowed to be used at this point (allowed = "
-                    f"{', '.join('e:' + a for a in allowed)}; this element is {where})",
-                    "extension",
-                    rules.name,
+        ctx = contexts(url) if contexts is not None else None
+        if ctx is not None:
+            ok, why = judge(ctx, loc, data, hooks)
+            if ok is False:
+                out.append(
+                    Issue(
+                        "error",
+                        loc,
+                        f"The extension {url} is not allowed to be used at this point ({why})",
+                        "extension",
+                        rules.name,
+                    )
                 )
-            )
         modifier = is_modifier(url) if is_modifier is not None else None
         placed = loc.rpartition(".")[2].startswith("modifierExtension")
         if modifier is not None and modifier != placed:
@@ -103,31 +105,6 @@ def extension_issues(
                     )
                 )
     return out
-
-
-def _element_path(loc: str, data: JSON) -> str | None:
-    """The element path (``Patient.birthDate``) an extension at ``loc``
-    (``Patient.birthDate.extension[0]``) sits on, for one directly in the resource
-    ``data`` (None inside a nested resource, where the path's head is not its type)."""
-    head, _, last = loc.rpartition(".")
-    if not last.startswith(("extension", "modifierExtension")) or not head:
-        return None
-    parts = [re.sub(r"\[\d+\]$", "", p) for p in head.split(".")]
-    if parts[0] != data.get("resourceType") or any(
-        p in ("contained", "resource", "extension", "modifierExtension") for p in parts[1:]
-    ):
-        return None
-    return fhirjson.definition_path(".".join(parts))
-
-
-def _in_context(path: str, allowed: list[str]) -> bool:
-    for a in allowed:
-        if a.endswith("[x]"):
-            if path.startswith(a[:-3]) and "." not in path[len(a) - 3 :]:
-                return True
-        elif path == a:
-            return True
-    return False
 
 
 def attachment_issues(attachments: list[tuple[dict[str, Any], str]]) -> list[Issue]:

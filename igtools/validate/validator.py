@@ -17,6 +17,7 @@ from igtools.runtime.bundles import bundle_issues, bundle_resolver
 from igtools.runtime.validation import Issue, Resolver, Rules, validate, validate_value
 from igtools.validate.capability import index_lookup, search_param_issues
 from igtools.validate.codes import coding_issues
+from igtools.validate.contexts import ExtensionContext
 from igtools.validate.extensions import attachment_issues, extension_issues
 from igtools.validate.rules import RuleBuilder
 
@@ -171,28 +172,15 @@ class ProfileRules(Mapping[str, Rules]):
             return None
         return prof.root.is_modifier
 
-    def extension_contexts(self, url: str) -> list[str] | None:
-        """The element paths where the extension at ``url`` may be used, when every
-        context of its definition is a resource's element (``Patient``,
-        ``Patient.birthDate``); None otherwise (data type, extension or FHIRPath
-        contexts: not judged)."""
+    def extension_contexts(self, url: str) -> ExtensionContext | None:
+        """Where the extension at ``url`` may be used: its definition's contexts and
+        context invariants (None: no definition in the package set, or no context)."""
         if self._builder is None:
             return None
         prof = self._builder.profile(url) or self._builder.profile(url.partition("|")[0])
         if prof is None or not prof.is_extension or prof.source is None:
             return None
-        paths = []
-        for ctx in prof.source.get("context") or []:
-            expr = ctx.get("expression") if isinstance(ctx, dict) else None
-            if ctx.get("type") != "element" or not isinstance(expr, str):
-                return None
-            head = expr.split(".", 1)[0]
-            if not fhirjson.is_resource_type(head) or head in ("Resource", "DomainResource"):
-                return None
-            if not all(part.replace("[x]", "").isidentifier() for part in expr.split(".")):
-                return None
-            paths.append(expr)
-        return paths or None
+        return ExtensionContext.of(prof.source)
 
     def __iter__(self) -> Iterator[str]:
         return (
