@@ -143,6 +143,7 @@ FACETS: dict[str, Any] = {
     "definition": lambda e: _text(e.get("definition")),
     "maxLength": lambda e: e.get("maxLength"),
     "base": _base,
+    "contentReference": lambda e: e.get("contentReference"),
 }
 
 

@@ -591,3 +591,46 @@ def test_unknown_type_is_named(core_index: ResourceIndex) -> None:
         match=r"StructureDefinition/Nothing not found \(type of Observation.code.text in ",
     ):
         gen.snapshot_elements(EX + "test-observation")
+
+
+def test_inherited_content_references_name_the_type_and_ids_are_typed_id(
+    core_index: ResourceIndex,
+) -> None:
+    """As the IG Publisher writes them: an inherited ``#Observation.referenceRange``
+    names its definition, a content reference stated by a differential over an inherited
+    element is not taken, and the resource's ``id`` has the FHIR type ``id``
+    (``fixTypeOfResourceId``)."""
+    diff = [
+        {"id": "Observation", "path": "Observation"},
+        {"id": "Observation.status", "path": "Observation.status", "mustSupport": True},
+        {
+            "id": "Observation.component.value[x]",
+            "path": "Observation.component.value[x]",
+            "contentReference": "#Observation.value[x]",
+        },
+    ]
+    gen = SnapshotGenerator(core_index)
+    gen.add(
+        _profile(
+            "obs-cr",
+            "http://hl7.org/fhir/StructureDefinition/vitalsigns",
+            "resource",
+            "Observation",
+            diff,
+        )
+    )
+    by_id = _by_id(gen.snapshot_elements(EX + "obs-cr"))
+    ref = by_id["Observation.component.referenceRange"]["contentReference"]
+    assert ref == "http://hl7.org/fhir/StructureDefinition/Observation#Observation.referenceRange"
+    assert "contentReference" not in by_id["Observation.component.value[x]"]
+    (id_type,) = by_id["Observation.id"]["type"]
+    assert id_type["code"] == "http://hl7.org/fhirpath/System.String"
+    assert id_type["extension"] == [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type",
+            "valueUrl": "id",
+        }
+    ]
+    # a data type's id stays a string
+    (el_type,) = by_id["Observation.component.id"]["type"]
+    assert el_type["extension"][0]["valueUrl"] == "string"

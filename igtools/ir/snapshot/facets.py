@@ -28,7 +28,6 @@ _REPLACED = (
     "isModifierReason",
     "isSummary",
     "sliceIsConstraining",
-    "contentReference",
     "representation",
     "short",
 )

@@ -224,7 +224,26 @@ class SnapshotGenerator:
             self._in_progress.pop()
         out: list[Json] = []
         self._emit(root, "", "", None, out, url)
+        if sd.get("derivation") != "specialization":
+            self._absolute_content_references(sd, out)
         return out
+
+    def _absolute_content_references(self, sd: Json, elements: list[Json]) -> None:
+        """A profile's inherited ``contentReference: #Observation.referenceRange`` names
+        the definition of its type (``http://hl7.org/fhir/StructureDefinition/Observation
+        #Observation.referenceRange``), as the IG Publisher writes it; a new type's own
+        references stay relative."""
+        sd_type = sd.get("type")
+        if not isinstance(sd_type, str):
+            return
+        definition = sd_type if ":" in sd_type else FHIR_SD + sd_type
+        if self._sd(definition) is None:
+            return
+        name = sd_type.rsplit("/", 1)[-1]
+        for el in elements:
+            ref = el.get("contentReference")
+            if isinstance(ref, str) and ref.startswith(f"#{name}."):
+                el["contentReference"] = definition + ref
 
     def _apply(self, sd: Json, root: Node, diff: list[Json]) -> Node:
         url = str(sd.get("url"))
