@@ -106,7 +106,7 @@ class IRBuilder:
                 b.codes = [Concept(None, c) for c in core]
                 b.complete = True
                 b.open_systems = []
-                b.note = "codes from fhir.resources (base resource code list)"
+                b.note = "codes of the R4 base definition (its value set, expanded from the core)"
             elif b.codes is not None:
                 continue
             else:

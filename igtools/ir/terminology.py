@@ -5,7 +5,7 @@ explicit concepts, whole code systems found in the package set, simple filters o
 loaded code system (``is-a``, ``descendent-of``, ``is-not-a``, ``generalizes``, ``=``,
 ``in``, ``not-in``, ``exists``, ``regex``), other value sets (``include.valueSet``,
 intersected), ``exclude``; for required bindings of ``code`` elements of base resources,
-the code lists fhir.resources carries (``enum_values``, see :func:`core_code_list`).
+the complete code lists of the R4 core's own value sets (see :func:`core_code_list`).
 
 What cannot be expanded is never silently narrowed. An expansion is the codes known to
 be in the value set plus its *open systems*: code systems some (unknown) codes of which
@@ -20,6 +20,7 @@ version, else whichever the package set has) and expanded once, on first use.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -296,24 +297,23 @@ class Terminology:
 
 
 @cache
+def _required_codes() -> dict[str, tuple[str, ...]]:
+    from importlib.resources import files
+
+    text = files("igtools.data").joinpath("r4-required-codes.json").read_text(encoding="utf-8")
+    return {k: tuple(v) for k, v in json.loads(text)["codes"].items()}
+
+
 def core_code_list(path: str) -> tuple[str, ...] | None:
-    """The codes fhir.resources (R4B) allows for a base ``code`` element.
+    """The codes the R4 (4.0.1) base definition allows for a ``code`` element with a
+    required binding, or None when they cannot be known.
 
     ``path`` is a base element path such as ``Slot.status`` or ``Bundle.entry.search.mode``.
+    The table (``igtools/data/r4-required-codes.json``) holds the complete expansions of
+    the core's own value sets; an element bound to a value set that draws from a whole
+    code system the core does not enumerate (``CapabilityStatement.format``: mime types,
+    all of ``urn:ietf:bcp:13``) has none, so that no code of it is judged. (The lists
+    fhir.resources carries are parsed from the short descriptions: truncated, ``+``,
+    ``etc.``, or ``formats`` for ``CapabilityStatement.format``.)
     """
-    from fhir.resources.R4B import get_fhir_model_class
-
-    parts = path.split(".")
-    if len(parts) < 2:
-        return None
-    class_name = "".join(p[0].upper() + p[1:] for p in parts[:-1])
-    try:
-        model = get_fhir_model_class(class_name)
-    except (KeyError, ValueError, AttributeError):
-        return None
-    info = model.model_fields.get(parts[-1])
-    extra = info.json_schema_extra if info is not None else None
-    values = extra.get("enum_values") if isinstance(extra, dict) else None
-    if isinstance(values, list):
-        return tuple(str(v) for v in values)
-    return None
+    return _required_codes().get(path)

@@ -208,6 +208,7 @@ class Validator:
         self._builder = builder
         self._vital_signs: dict[str, str] | None = None
         self._type_rules: dict[str, object] = {}
+        self._globals: dict[str, list[tuple[str, str]]] | None = None
         # every coding's code against its code system, where the package set has it whole
         self._code_systems = builder.terminology.code_system_index if builder else None
 
@@ -235,6 +236,51 @@ class Validator:
                 if url is not None:
                     return self.rules.get(url)
         return None
+
+    def _global_profiles(self, rt: str) -> list[tuple[str, str]]:
+        """The profiles (url, the IG stating it) the root package's ImplementationGuide
+        resources name in ``global`` for resources of type ``rt``: every such resource
+        must conform to them, as the reference validator checks when the IG is loaded."""
+        if self._globals is None:
+            self._globals = {}
+            if self._builder is not None:
+                root = self._builder.pset.root.id
+                index = self._builder.index
+                igs = index.of_type("ImplementationGuide", root) + [
+                    e for e in index.examples_of(root) if e.resource_type == "ImplementationGuide"
+                ]
+                for entry in igs:
+                    name = entry.url or entry.id or entry.path
+                    for g in entry.data.get("global") or []:
+                        if not isinstance(g, dict):
+                            continue
+                        gtype, url = g.get("type"), g.get("profile")
+                        if isinstance(gtype, str) and isinstance(url, str):
+                            found = self._globals.setdefault(gtype, [])
+                            if all(u != url for u, _ in found):
+                                found.append((url, str(name)))
+        return self._globals.get(rt, [])
+
+    def _add_globals(self, rt: str, targets: list[Rules]) -> list[Issue]:
+        """Add the global profiles for ``rt`` to ``targets``; a warning for each one
+        the package set does not hold."""
+        issues = []
+        for url, ig_name in self._global_profiles(rt):
+            rules = self.rules.get(url)
+            if rules is None:
+                issues.append(
+                    Issue(
+                        "warning",
+                        rt,
+                        f"Global profile {url} from {ig_name} is not in {self.ig.package} "
+                        "nor in its loaded dependencies: not checked",
+                        "profile",
+                        url,
+                    )
+                )
+            elif all(r.url != rules.url for r in targets):
+                targets.append(rules)
+        return issues
 
     def resolve_profile(self, ref: str) -> Rules:
         """A profile by URL (the IG's or a dependency's), name or id."""
@@ -302,6 +348,7 @@ class Validator:
             resolve = bundle_resolver(data)
         if profile is not None:
             targets = [self.resolve_profile(profile)]
+            issues.extend(self._add_globals(rt, targets))
         else:
             targets = []
             for url in (data.get("meta") or {}).get("profile") or []:
@@ -319,6 +366,7 @@ class Validator:
                     )
                 else:
                     targets.append(rules)
+            issues.extend(self._add_globals(rt, targets))
             if not targets and self._base:
                 base = self.rules.get(CORE_SD + rt)
                 if base is not None:

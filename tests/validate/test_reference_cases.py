@@ -5,9 +5,17 @@ on ``resolve()``, reference targets, FHIRPath ``matches()`` and Identifier value
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from igtools.ir.build import IRBuilder
+from igtools.packages import PackageLoader, Settings
 from igtools.runtime.bundles import bundle_issues, bundle_resolver, is_restful
+from igtools.validate.validator import Validator
+from tests.conftest import shared_path
 
 OBS = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"}}
 
@@ -39,3 +47,175 @@ def test_fullurl_with_a_type_that_is_not_a_resource_is_not_judged_restful() -> N
     # and a relative reference is not resolved against a fullUrl that is not RESTful
     assert bundle_resolver(typo)("Obsrvation/o2") is None
     assert bundle_resolver(real)("Observation/o2") == "Observation"
+
+
+# ------------------------------------------------------------------ a package set of our own
+
+BASE = "http://hl7.org/fhir/StructureDefinition/"
+EX = "http://example.org/fhir/refcases/"
+
+
+def _profile(name: str, rtype: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "StructureDefinition",
+        "id": name,
+        "url": f"{EX}StructureDefinition/{name}",
+        "name": name.title().replace("-", ""),
+        "status": "draft",
+        "fhirVersion": "4.0.1",
+        "kind": "resource",
+        "abstract": False,
+        "type": rtype,
+        "baseDefinition": BASE + rtype,
+        "derivation": "constraint",
+        "differential": {"element": [{"id": e["path"], **e} for e in elements]},
+    }
+
+
+def _slice(name: str, target: str) -> list[dict[str, Any]]:
+    return [
+        {"id": f"List.entry:{name}", "path": "List.entry", "sliceName": name, "min": 1, "max": "1"},
+        {
+            "id": f"List.entry:{name}.item",
+            "path": "List.entry.item",
+            "type": [{"code": "Reference", "targetProfile": [BASE + target]}],
+        },
+    ]
+
+
+RESOURCES: dict[str, dict[str, Any]] = {
+    # a list whose entries are told apart by the type of what their item resolves to
+    "list-typed": _profile(
+        "list-typed",
+        "List",
+        [
+            {
+                "path": "List.entry",
+                "slicing": {
+                    "discriminator": [{"type": "type", "path": "item.resolve()"}],
+                    "rules": "closed",
+                },
+            },
+            *_slice("cond", "Condition"),
+            *_slice("obs", "Observation"),
+        ],
+    ),
+    # a subject restricted to two types
+    "obs-subject": _profile(
+        "obs-subject",
+        "Observation",
+        [
+            {
+                "path": "Observation.subject",
+                "type": [
+                    {"code": "Reference", "targetProfile": [BASE + "Patient", BASE + "Location"]}
+                ],
+            }
+        ],
+    ),
+    # a required binding to a value set that cannot be expanded (a code system the
+    # package set lacks): the base definition's codes still bound Observation.status
+    "obs-open-status": _profile(
+        "obs-open-status",
+        "Observation",
+        [
+            {
+                "path": "Observation.status",
+                "binding": {"strength": "required", "valueSet": f"{EX}ValueSet/open-status"},
+            }
+        ],
+    ),
+    "open-status": {
+        "resourceType": "ValueSet",
+        "id": "open-status",
+        "url": f"{EX}ValueSet/open-status",
+        "status": "draft",
+        "compose": {"include": [{"system": f"{EX}CodeSystem/absent"}]},
+    },
+}
+
+SUSHI = """id: example.refcases
+canonical: http://example.org/fhir/refcases
+name: RefCases
+status: draft
+version: 0.1.0
+fhirVersion: 4.0.1
+dependencies:
+  hl7.fhir.r4.core: 4.0.1
+"""
+
+
+@pytest.fixture(scope="module")
+def validator(tmp_path_factory: pytest.TempPathFactory, corpus_cache: Path) -> Validator:
+    packages = shared_path("fhir-packages")
+    if not (packages / "hl7.fhir.r4.core-4.0.1.tgz").is_file():
+        pytest.skip(f"{packages}/hl7.fhir.r4.core-4.0.1.tgz absent")
+    folder = tmp_path_factory.mktemp("refcases")
+    (folder / "sushi-config.yaml").write_text(SUSHI, encoding="utf-8")
+    for rid, res in RESOURCES.items():
+        name = f"{res['resourceType']}-{rid}.json"
+        (folder / name).write_text(json.dumps(res), encoding="utf-8")
+    loader = PackageLoader(Settings(cache_dir=corpus_cache, package_dirs=[packages], offline=True))
+    try:
+        pset = loader.load(str(folder))
+    finally:
+        loader.close()
+    builder = IRBuilder(pset)
+    return Validator(builder.build(), builder=builder)
+
+
+def _errors(v: Validator, data: dict[str, Any], profile: str | None = None) -> list[str]:
+    url = f"{EX}StructureDefinition/{profile}" if profile else None
+    return [str(i) for i in v.validate_resource(data, url) if i.severity in ("error", "fatal")]
+
+
+# ------------------------------------------------------------------ 2. whole-system code lists
+
+
+def test_core_code_lists_are_the_cores_value_sets() -> None:
+    from igtools.ir.terminology import core_code_list
+
+    # bound to mime types (all of urn:ietf:bcp:13): no list can judge them
+    assert core_code_list("CapabilityStatement.format") is None
+    assert core_code_list("Attachment.contentType") is None
+    # complete lists, not the short descriptions' ("registered | ... | amended +")
+    status = core_code_list("Observation.status")
+    assert status is not None and "+" not in status
+    assert {"corrected", "cancelled", "entered-in-error", "unknown"} <= set(status)
+    assert core_code_list("Questionnaire.item.type") is not None
+    assert "open-choice" in (core_code_list("Questionnaire.item.type") or ())
+    assert core_code_list("Bundle.entry.search.mode") == ("match", "include", "outcome")
+
+
+@pytest.mark.shared
+def test_required_code_table_regenerates_identically() -> None:
+    from igtools.data import make_r4_codes
+
+    tgz = shared_path("fhir-packages", "hl7.fhir.r4.core-4.0.1.tgz")
+    if not tgz.is_file():
+        pytest.skip(f"{tgz} absent")
+    committed = Path(make_r4_codes.OUT).read_text(encoding="utf-8")
+    assert make_r4_codes.dump(make_r4_codes.build(tgz)) == committed
+
+
+@pytest.mark.shared
+def test_mime_type_codes_are_not_judged(validator: Validator) -> None:
+    cap = {
+        "resourceType": "CapabilityStatement",
+        "status": "draft",
+        "date": "2024-01-01",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "implementation": {"description": "a server"},
+        "format": ["xml", "json", "application/fhir+json", "text/turtle"],
+        "rest": [{"mode": "server"}],
+    }
+    assert _errors(validator, cap) == []
+
+
+@pytest.mark.shared
+def test_unexpandable_binding_falls_back_to_the_base_codes(validator: Validator) -> None:
+    obs = {**OBS, "status": "corrected"}
+    assert _errors(validator, obs, "obs-open-status") == []
+    errors = _errors(validator, {**OBS, "status": "bogus"}, "obs-open-status")
+    assert any(e.startswith("Observation.status") for e in errors), errors

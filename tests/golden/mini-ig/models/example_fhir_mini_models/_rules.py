@@ -17,6 +17,16 @@ INV_MINI_PAT_1 = Inv(
     human="A patient has a name or an identifier",
     expression="name.exists() or identifier.exists()",
 )
+CODES_OBSERVATION_STATUS = (
+    (None, "registered"),
+    (None, "preliminary"),
+    (None, "final"),
+    (None, "amended"),
+    (None, "corrected"),
+    (None, "cancelled"),
+    (None, "entered-in-error"),
+    (None, "unknown"),
+)
 
 MINI_OBSERVATION = Rules(
     url="http://example.org/fhir/mini/StructureDefinition/mini-observation",
@@ -32,13 +42,7 @@ MINI_OBSERVATION = Rules(
                 min=1,
                 max=1,
                 primitive=True,
-                codes=(
-                    (None, "registered"),
-                    (None, "preliminary"),
-                    (None, "final"),
-                    (None, "amended"),
-                    (None, "+"),
-                ),
+                codes=CODES_OBSERVATION_STATUS,
                 code_kind="code",
                 value_set="http://hl7.org/fhir/ValueSet/observation-status|4.0.1",
                 strength="required",
