@@ -44,7 +44,7 @@ class RuleBuilder:
         root = self._element(profile.root, profile, is_root=True)
         return Rules(
             url=profile.url,
-            name=profile.name,
+            name=profile.name or profile.id or profile.url,
             type=profile.type,
             root=root or El(profile.type),
         )

@@ -2,97 +2,22 @@
 contexts on resources, on data types and on their parents (``DomainResource.text``,
 ``Quantity`` for an ``Age``, ``BackboneElement``), extension contexts (the parent
 extension's url), FHIRPath contexts and context invariants. The extension definitions
-are this test's own, in a loose folder depending on hl7.fhir.r4.core from ../shared."""
+are this suite's own (tests/validate/loose_ig.py), with hl7.fhir.r4.core from ../shared."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from igtools.ir.build import IRBuilder
-from igtools.packages import PackageLoader, Settings
 from igtools.validate.contexts import ExtensionContext, judge, locate
 from igtools.validate.validator import Validator
-from tests.conftest import shared_path
-
-BASE = "http://example.org/fhir/ctx/StructureDefinition/"
+from tests.validate.loose_ig import BASE
 
 
-def _extension(name: str, contexts: list[tuple[str, str]], **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "StructureDefinition",
-        "id": name,
-        "url": BASE + name,
-        "name": name.replace("-", "").capitalize(),
-        "status": "draft",
-        "fhirVersion": "4.0.1",
-        "kind": "complex-type",
-        "abstract": False,
-        "context": [{"type": t, "expression": e} for t, e in contexts],
-        **extra,
-        "type": "Extension",
-        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
-        "derivation": "constraint",
-        "differential": {
-            "element": [
-                {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-                {"id": "Extension.url", "path": "Extension.url", "fixedUri": BASE + name},
-                {
-                    "id": "Extension.value[x]",
-                    "path": "Extension.value[x]",
-                    "min": 1,
-                    "type": [{"code": "boolean"}],
-                },
-            ]
-        },
-    }
-
-
-DEFINITIONS = [
-    _extension(
-        "mixed",
-        [
-            ("element", "Organization"),
-            ("element", "ContactPoint.period"),
-            ("extension", BASE + "holder"),
-            ("fhirpath", "Organization.telecom.where(system = 'fax')"),
-        ],
-    ),
-    _extension(
-        "by-type",
-        [("element", "DomainResource.text"), ("element", "Quantity"), ("element", "string")],
-    ),
-    _extension("backbone", [("element", "BackboneElement")]),
-    _extension("guarded", [("element", "Observation")], contextInvariant=["status = 'final'"]),
-    _extension("holder", [("element", "Element")]),
-]
-
-
-@pytest.fixture(scope="module")
-def validator(tmp_path_factory: pytest.TempPathFactory, corpus_cache: Path) -> Validator:
-    packages = shared_path("fhir-packages")
-    if not (packages / "hl7.fhir.r4.core-4.0.1.tgz").is_file():
-        pytest.skip(f"{packages}/hl7.fhir.r4.core-4.0.1.tgz absent")
-    folder = tmp_path_factory.mktemp("ctx-ig")
-    (folder / "sushi-config.yaml").write_text(
-        "id: example.ctx\ncanonical: http://example.org/fhir/ctx\nversion: 0.1.0\n"
-        "fhirVersion: 4.0.1\ndependencies:\n  hl7.fhir.r4.core: 4.0.1\n",
-        encoding="utf-8",
-    )
-    for sd in DEFINITIONS:
-        (folder / f"StructureDefinition-{sd['id']}.json").write_text(
-            json.dumps(sd), encoding="utf-8"
-        )
-    loader = PackageLoader(Settings(cache_dir=corpus_cache, package_dirs=[packages], offline=True))
-    try:
-        pset = loader.load(str(folder))
-    finally:
-        loader.close()
-    builder = IRBuilder(pset)
-    return Validator(builder.build(), builder=builder)
+@pytest.fixture
+def validator(loose_validator: Validator) -> Validator:
+    return loose_validator
 
 
 def _ext(name: str, value: bool = True) -> dict[str, Any]:
@@ -131,6 +56,7 @@ def test_element_contexts_on_a_resource_and_on_a_data_type(validator: Validator)
         "Patient.extension[0]",
     )
     enc = {"resourceType": "Encounter", "status": "planned", "class": {"code": "AMB"}}
+    enc["subject"] = {"reference": "Patient/p"}  # the suite's IG has a global profile
     enc["period"] = period
     errors = _errors(validator, enc)
     _one_context_error(errors, "Encounter.period.extension[0]")
