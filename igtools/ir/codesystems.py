@@ -38,6 +38,9 @@ class CodeSystemIndex:
         self.url = str(data.get("url"))
         self.version = data.get("version") if isinstance(data.get("version"), str) else None
         self.content = data.get("content")
+        # the code system this one supplements (its codes are not a system of their own)
+        sup = data.get("supplements")
+        self.supplements = sup if isinstance(sup, str) and sup else None
         self.case_sensitive = data.get("caseSensitive") is not False
         self.concepts: list[Concept] = []
         self.codes: set[str] = set()

@@ -1,8 +1,10 @@
 """What the reference validator checks on every coding of an instance, bound or not: a
 code of a code system the package set holds *complete* must be one of its codes
-("Unknown code 'X' in the CodeSystem 'Y'"). Code systems that are not in the package set,
-or only in part (``content`` fragment, example, not-present), are not judged: that needs
-a terminology server."""
+("Unknown code 'X' in the CodeSystem 'Y'"), and its system must not be a CodeSystem
+supplement ("CodeSystem X is a supplement, so can't be used as a value in
+Coding.system"). Code systems that are not in the package set, or only in part
+(``content`` fragment, example, not-present), are not judged: that needs a terminology
+server."""
 
 from __future__ import annotations
 
@@ -31,6 +33,18 @@ def coding_issues(
         if isinstance(version, str) and version:
             cs = lookup(f"{system}|{version}")
         cs = cs or lookup(system)
+        if cs is not None and cs.supplements is not None:
+            out.append(
+                Issue(
+                    "error",
+                    loc,
+                    f"CodeSystem {system} is a supplement (of {cs.supplements}), so it cannot "
+                    "be used as a value in Coding.system",
+                    "code-system",
+                    system,
+                )
+            )
+            continue
         if cs is None or cs.content != "complete" or not cs.codes or cs.has(code):
             continue
         shown = f" version '{cs.version}'" if cs.version else ""

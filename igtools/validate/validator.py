@@ -455,6 +455,20 @@ def _has_invariants(el: Any) -> bool:
     return bool(el.invariants) or any(_has_invariants(c) for c in el.children)
 
 
+def _choice_counted(parent: str, name: str, counted: set[str]) -> bool:
+    """Whether a cardinality issue stands for the missing choice element ``name``
+    (``value[x]``) of ``parent``: located at one of its typed names (``valueQuantity``)."""
+    if not name.endswith("[x]"):
+        return False
+    stem = f"{parent}.{name[:-3]}"
+    return any(
+        loc.startswith(stem)
+        and loc[len(stem) : len(stem) + 1].isupper()
+        and "." not in loc[len(stem) :]
+        for loc in counted
+    )
+
+
 def _dedupe(issues: list[Issue]) -> list[Issue]:
     """Each issue once; a JSON rule (ele-1, ext-1, the base structure) once whichever
     profile or nested resource reported it, and an invariant broken at one place once
@@ -467,7 +481,7 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
     for i in issues:
         if i.rule == "structure" and i.message.startswith("missing "):
             name = i.message[len("missing ") :].partition(":")[0]
-            if f"{i.location}.{name}" in counted:
+            if f"{i.location}.{name}" in counted or _choice_counted(i.location, name, counted):
                 continue
         base = (
             i.rule in ("ele-1", "ext-1")
