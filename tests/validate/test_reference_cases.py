@@ -219,3 +219,58 @@ def test_unexpandable_binding_falls_back_to_the_base_codes(validator: Validator)
     assert _errors(validator, obs, "obs-open-status") == []
     errors = _errors(validator, {**OBS, "status": "bogus"}, "obs-open-status")
     assert any(e.startswith("Observation.status") for e in errors), errors
+
+
+# ------------------------------------------------------------------ 3. type slicing on resolve()
+
+CONDITION = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}}
+
+
+def _list(*items: str, contained: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"resourceType": "List", "status": "current", "mode": "working"}
+    if contained:
+        out["contained"] = contained
+    out["entry"] = [{"item": {"reference": i}} for i in items]
+    return out
+
+
+@pytest.mark.shared
+def test_type_slices_on_resolve_of_contained_references(validator: Validator) -> None:
+    good = _list("#c1", "#o1", contained=[CONDITION, OBS])
+    assert _errors(validator, good, "list-typed") == []
+    # two Conditions: one too many in one slice, none in the other
+    bad = _list("#c1", "#c2", contained=[CONDITION, {**CONDITION, "id": "c2"}])
+    errors = _errors(validator, bad, "list-typed")
+    assert len(errors) == 2, errors
+    assert any("List.entry:cond" in e and "found 2" in e for e in errors), errors
+    assert any("List.entry:obs" in e and "found 0" in e for e in errors), errors
+
+
+@pytest.mark.shared
+def test_type_slices_on_resolve_of_urls_and_bundle_entries(validator: Validator) -> None:
+    # not resolvable: the type the URL names
+    assert _errors(validator, _list("Condition/x", "Observation/y"), "list-typed") == []
+    errors = _errors(validator, _list("Condition/x", "Patient/y"), "list-typed")
+    assert any("matches no slice" in e for e in errors), errors
+    # inside a Bundle: the entry the reference names (a urn:uuid: says no type itself)
+    lst = {
+        **_list("urn:uuid:7c1a4c52-1c8b-4c38-9a1e-3e0c0b8f5a01", "Observation/o1"),
+        "id": "l1",
+        "meta": {"profile": [f"{EX}StructureDefinition/list-typed"]},
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "http://example.org/fhir/List/l1", "resource": lst},
+            {
+                "fullUrl": "urn:uuid:7c1a4c52-1c8b-4c38-9a1e-3e0c0b8f5a01",
+                "resource": CONDITION,
+            },
+            {"fullUrl": "http://example.org/fhir/Observation/o1", "resource": OBS},
+        ],
+    }
+    assert _errors(validator, bundle) == []
+    bundle["entry"][1]["resource"] = {"resourceType": "Patient", "id": "p"}
+    errors = _errors(validator, bundle)
+    assert any(e.startswith("Bundle.entry[0].resource.entry[0]") for e in errors), errors

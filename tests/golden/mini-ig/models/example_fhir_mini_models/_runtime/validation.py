@@ -223,7 +223,11 @@ def _equal(a: JSON, b: JSON) -> bool:
     return _same(a, b)
 
 
-def _step(values: list[JSON], name: str) -> list[JSON]:
+# a Reference (JSON) -> the resource it resolves to, or None
+RefResolver = Callable[[JSON], JSON]
+
+
+def _step(values: list[JSON], name: str, resolver: RefResolver | None = None) -> list[JSON]:
     out: list[JSON] = []
     m = re.fullmatch(r"extension\('([^']*)'\)", name)
     for v in values:
@@ -233,6 +237,11 @@ def _step(values: list[JSON], name: str) -> list[JSON]:
             out.extend(
                 e for e in v.get("extension") or [] if isinstance(e, dict) and e.get("url") == m[1]
             )
+            continue
+        if name == "resolve()" and resolver is not None:
+            found = resolver(v)
+            if found is not None:
+                out.append(found)
             continue
         if name.startswith("ofType(") or name == "resolve()":
             out.append(v)
@@ -270,15 +279,67 @@ def _split_path(path: str) -> list[str]:
 split_path = _split_path  # the steps of a simple FHIRPath (for the rule generator)
 
 
-def select(value: JSON, path: str) -> list[JSON]:
-    """Values at a simple FHIRPath ``path`` below ``value`` (names, extension('url'))."""
+def select(value: JSON, path: str, resolver: RefResolver | None = None) -> list[JSON]:
+    """Values at a simple FHIRPath ``path`` below ``value`` (names, extension('url'),
+    ``resolve()``: by ``resolver`` when given, else the Reference itself)."""
     values = [value]
     for part in _split_path(path):
-        values = _step(values, part)
+        values = _step(values, part, resolver)
     return values
 
 
-def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "") -> bool:
+def _resolver(ctx: _Ctx) -> RefResolver:
+    """resolve() as the reference validator's FHIRPath host: a Reference resolves to a
+    contained resource (``#id``) of the resource being validated, to an entry of the
+    Bundle around it (by ``fullUrl``, or a relative ``Type/id`` against a RESTful
+    ``fullUrl``); otherwise, as the resource it names would be, to a stand-in carrying
+    only the type its URL (``Type/id``) or its ``type`` names."""
+
+    def resolve(ref: JSON) -> JSON:
+        if not isinstance(ref, dict):
+            return None
+        url = ref.get("reference")
+        if isinstance(url, str) and url:
+            if url.startswith("#"):
+                contained = ctx.root.get("contained") if isinstance(ctx.root, dict) else None
+                for c in contained if isinstance(contained, list) else []:
+                    if isinstance(c, dict) and c.get("id") == url[1:]:
+                        return c
+                return None
+            entries = ctx.bundle.get("entry") if isinstance(ctx.bundle, dict) else None
+            for e in entries if isinstance(entries, list) else []:
+                res = e.get("resource") if isinstance(e, dict) else None
+                full = e.get("fullUrl") if isinstance(e, dict) else None
+                if not isinstance(res, dict) or not isinstance(full, str):
+                    continue
+                if full == url or (not is_absolute_ref(url) and full.endswith("/" + url)):
+                    return res
+            if ctx.resolve is not None and (rtype := ctx.resolve(url)):
+                return {"resourceType": rtype}
+            m = _REF_RE.search(url.split("?")[0])
+            if m is not None and _is_resource_type(m[1]):
+                return {"resourceType": m[1]}
+        rtype = ref.get("type")
+        if isinstance(rtype, str) and rtype:
+            rtype = rtype.rsplit("/", 1)[-1]
+            return {"resourceType": rtype} if _is_resource_type(rtype) else None
+        return None
+
+    return resolve
+
+
+def _target_types(sl: El, path: str) -> tuple[str, ...]:
+    """The reference target types of the element at ``path`` (``item.resolve()``:
+    ``item``) below the slice ``sl``."""
+    node: El | None = sl
+    for part in _split_path(path):
+        if node is None or part == "resolve()":
+            break
+        node = next((c for c in node.children if part in c.names), None)
+    return node.targets if node is not None else ()
+
+
+def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "", sl: El | None = None) -> bool:
     if m.kind in ("value", "pattern"):
         found = select(value, m.path)
         if m.kind == "value":
@@ -292,6 +353,16 @@ def _matches(value: JSON, m: Match, ctx: _Ctx, name: str = "") -> bool:
             _code_ok(f, codes, kind) is True
             for v in select(value, m.path)
             for f in _codings(v, kind)
+        )
+    if m.kind == "type" and "resolve()" in m.path:
+        # the type of the resource a reference resolves to, among the slice's targets
+        targets = _target_types(sl, m.path) if sl is not None else ()
+        if not targets and isinstance(m.expected, str) and _is_resource_type(m.expected):
+            targets = (m.expected,)
+        found = select(value, m.path, _resolver(ctx))
+        return any(
+            isinstance(f, dict) and ("Resource" in targets or f.get("resourceType") in targets)
+            for f in found
         )
     if m.kind == "type":
         found = select(value, m.path)
@@ -425,7 +496,13 @@ def _check_binding(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
         )
 
 
-_REF_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$")
+_REF_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def is_absolute_ref(ref: str) -> bool:
+    """Is ``ref`` an absolute URL (``http://...``, ``urn:...``)?"""
+    return bool(_SCHEME.match(ref))
 
 
 def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
@@ -591,7 +668,7 @@ def _check_slices(occ: list[tuple[str, JSON, JSON]], el: El, parent_loc: str, ct
         matched = [
             s
             for s in el.slices
-            if s.matches and all(_matches(value, m, ctx, name) for m in s.matches)
+            if s.matches and all(_matches(value, m, ctx, name, s) for m in s.matches)
         ]
         if len(matched) > 1:
             # an element belongs to one slice at most: as the reference validator, the
@@ -648,10 +725,11 @@ def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
     """Each invariant of ``el`` on one occurrence, evaluated knowing the occurrence's FHIR
     type (choice types below it resolve) and the resource it is in (%resource)."""
     from .fhirpath import FhirPathError, compile, element_type
+    from .fhirpath_hooks import registry_hooks
 
     name = loc.rpartition(".")[2].partition("[")[0]
     ftype = element_type(el.path, name if el.choice_stem else None)
-    hooks = _hooks(ctx.registry)
+    hooks = registry_hooks(ctx.registry)
     for inv in el.invariants:
         try:
             expr = compile(inv.expression)
@@ -678,61 +756,6 @@ def _check_invariants(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
 
 def _as_bundle(value: JSON) -> JSON:
     return value if isinstance(value, dict) and value.get("resourceType") == "Bundle" else None
-
-
-_HOOKS: dict[int, tuple[Registry, Any]] = {}
-
-
-def _hooks(registry: Registry) -> Any:
-    """FHIRPath hooks from a registry of rules: conformsTo(url) validates against the
-    profile's rules (unknown profile: no answer); memberOf(url) knows the codes of the
-    value sets bound in the rules (other value sets: no answer)."""
-    got = _HOOKS.get(id(registry))
-    if got is not None and got[0] is registry:
-        return got[1]
-    from .fhirpath import Hooks
-
-    value_sets: dict[str, tuple[str | None, tuple[tuple[str | None, str], ...]]] = {}
-
-    def collect(el: El) -> None:
-        if el.value_set and el.codes is not None:
-            value_sets.setdefault(el.value_set.partition("|")[0], (el.code_kind, el.codes))
-        for c in el.children + el.slices:
-            collect(c)
-
-    for rules in registry.values():
-        collect(rules.root)
-
-    # a registry that can expand value sets itself (igtools validate's, over the whole
-    # package set) answers first
-    expand: Callable[[JSON, str], bool | None] | None = getattr(registry, "member_of", None)
-
-    def member_of(value: JSON, url: str) -> bool | None:
-        if expand is not None:
-            answer = expand(value, url)
-            if answer is not None:
-                return answer
-        known = value_sets.get(url.partition("|")[0])
-        if known is None:
-            return None
-        kind = "code" if isinstance(value, str) else known[0]
-        if isinstance(value, dict) and "coding" in value:
-            kind = "CodeableConcept"
-        verdicts = [_code_ok(f, known[1], kind) for f in _codings(value, kind)]
-        if any(v is True for v in verdicts):
-            return True
-        return None if any(v is None for v in verdicts) else False
-
-    def conforms_to(value: JSON, url: str) -> bool | None:
-        rules = registry.get(url.partition("|")[0])
-        if rules is None:
-            return None
-        issues = validate(value, rules, registry, invariants=False)
-        return not any(i.severity == "error" for i in issues)
-
-    hooks = Hooks(member_of=member_of, conforms_to=conforms_to)
-    _HOOKS[id(registry)] = (registry, hooks)
-    return hooks
 
 
 def _short(value: JSON) -> str:
