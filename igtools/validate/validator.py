@@ -18,6 +18,7 @@ from igtools.runtime.validation import Issue, Resolver, Rules, validate, validat
 from igtools.validate.capability import index_lookup, search_param_issues
 from igtools.validate.codes import coding_issues
 from igtools.validate.contexts import ExtensionContext
+from igtools.validate.definitions import snapshot_issues
 from igtools.validate.extensions import attachment_issues, extension_issues
 from igtools.validate.rules import RuleBuilder
 
@@ -396,6 +397,8 @@ class Validator:
             issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
         if rt == "CapabilityStatement" and self._builder is not None:
             issues.extend(search_param_issues(data, index_lookup(self._builder.index)))
+        if rt == "StructureDefinition" and self._builder is not None:
+            issues.extend(snapshot_issues(data, self._builder.index))
         if rt == "Bundle":
             issues.extend(
                 Issue("error", loc, message, rule, "FHIR R4 Bundle")
