@@ -375,8 +375,15 @@ class Validator:
             implied = self._implied_profile(data) if rt == "Observation" else None
             if implied is not None and all(r.url != implied.url for r in targets):
                 targets.append(implied)
+        index = self._builder.index if self._builder is not None else None
+
+        def known(rtype: str, rid: str) -> bool:  # a reference's target type is checked
+            return index is not None and index.get(rtype, rid) is not None  # once resolved
+
         for rules in targets:
-            issues.extend(validate(data, rules, self.rules, self.invariants, resolve, bundle))
+            issues.extend(
+                validate(data, rules, self.rules, self.invariants, resolve, bundle, known)
+            )
         if self._base and self.invariants:
             issues.extend(self._type_invariants(data, typed))
         if self._base:

@@ -125,6 +125,8 @@ RESOURCES: dict[str, dict[str, Any]] = {
             }
         ],
     ),
+    # a resource of the package set: references to it resolve
+    "known-group": {"resourceType": "Group", "id": "known-group", "type": "person", "actual": True},
     "open-status": {
         "resourceType": "ValueSet",
         "id": "open-status",
@@ -274,3 +276,38 @@ def test_type_slices_on_resolve_of_urls_and_bundle_entries(validator: Validator)
     bundle["entry"][1]["resource"] = {"resourceType": "Patient", "id": "p"}
     errors = _errors(validator, bundle)
     assert any(e.startswith("Bundle.entry[0].resource.entry[0]") for e in errors), errors
+
+
+# ------------------------------------------------------------------ 4. unresolvable reference type
+
+
+@pytest.mark.shared
+def test_type_named_by_an_unresolvable_reference_is_not_checked(validator: Validator) -> None:
+    """As the reference validator by default: only a reference that resolves has its
+    target's type checked (an unresolvable one only under assumeValidRestReferences)."""
+    from igtools.runtime.validation import validate
+
+    obs = {**OBS, "subject": {"reference": "Group/12345"}}
+    assert _errors(validator, obs, "obs-subject") == []
+    absolute = {**OBS, "subject": {"reference": "http://example.org/fhir/Group/1"}}
+    assert _errors(validator, absolute, "obs-subject") == []
+    rules = validator.resolve_profile(f"{EX}StructureDefinition/obs-subject")
+    assert validate(obs, rules, known=lambda rtype, rid: False) == []
+    # the same reference once it resolves (known: the resource exists)
+    issues = validate(obs, rules, known=lambda rtype, rid: (rtype, rid) == ("Group", "12345"))
+    assert [i.location for i in issues] == ["Observation.subject.reference"]
+    assert "reference to Group not allowed" in issues[0].message
+    # through the validator: a reference to a resource of the package set resolves
+    resolved = {**OBS, "subject": {"reference": "Group/known-group"}}
+    errors = _errors(validator, resolved, "obs-subject")
+    assert any("reference to Group not allowed" in e for e in errors), errors
+    # without ``known`` (generated models) the URL is taken at its word
+    assert [i.location for i in validate(obs, rules)] == ["Observation.subject.reference"]
+    # a contained Group resolves
+    contained = {
+        **OBS,
+        "contained": [{"resourceType": "Group", "id": "g", "type": "person", "actual": True}],
+        "subject": {"reference": "#g"},
+    }
+    errors = _errors(validator, contained, "obs-subject")
+    assert any("reference to Group not allowed" in e for e in errors), errors

@@ -101,6 +101,8 @@ class Issue:
 Registry = Mapping[str, Rules]
 # a reference -> the type of the resource it resolves to in the enclosing Bundle
 Resolver = Callable[[str], str | None]
+# (resource type, id) -> does that resource exist (in the package set, say)?
+Known = Callable[[str, str], bool]
 
 _EMPTY: dict[str, Rules] = {}
 
@@ -116,6 +118,9 @@ class _Ctx:
     # the Bundle itself (FHIRPath resolve() searches its entries)
     resolve: Resolver | None = None
     bundle: JSON = None
+    # beyond the Bundle: does a relative reference Type/id resolve (None: all are taken
+    # to, and the type they name checked)
+    known: Known | None = None
 
     def error(self, location: str, message: str, rule: str, severity: str = "error") -> None:
         self.issues.append(Issue(severity, location, message, rule, self.rules.name))
@@ -128,12 +133,16 @@ def validate(
     invariants: bool = True,
     resolve: Resolver | None = None,
     bundle: JSON = None,
+    known: Known | None = None,
 ) -> list[Issue]:
     """Every way ``data`` (FHIR JSON of one resource) breaks ``rules``. ``resolve``
     gives the resource type a reference points to inside the Bundle that holds
     ``data`` (its ``urn:uuid:`` and ``fullUrl`` references), or None; ``bundle`` is
-    that Bundle (for FHIRPath's resolve() in invariants)."""
-    ctx = _Ctx(rules, registry, invariants, data, resolve=resolve, bundle=bundle)
+    that Bundle (for FHIRPath's resolve() in invariants); ``known``, when given, tells
+    whether a relative reference ``Type/id`` resolves to a resource (of the package
+    set): only then is the type it names checked against the element's target types
+    (without it, the type every ``Type/id`` names is)."""
+    ctx = _Ctx(rules, registry, invariants, data, resolve=resolve, bundle=bundle, known=known)
     if not isinstance(data, dict):
         ctx.error(rules.type, "not a JSON object", "structure")
         return ctx.issues
@@ -538,6 +547,12 @@ def _check_reference(value: JSON, el: El, loc: str, ctx: _Ctx) -> None:
             )
             return
         target_type = m[1]
+        if ctx.known is not None and (is_absolute_ref(ref) or not ctx.known(m[1], m[2])):
+            # as the reference validator by default: the type a reference names is
+            # checked once the reference resolves (to a resource of the package set);
+            # an unresolvable one is taken as is. Without ``known`` (generated models),
+            # the URL is taken at its word, as with assumeValidRestReferences
+            return
     if "Resource" not in el.targets and target_type not in el.targets:
         allowed = ", ".join(el.targets)
         ctx.error(
@@ -651,7 +666,10 @@ def _check_profiles(value: dict[str, Any], el: El, loc: str, ctx: _Ctx) -> None:
     if not known:
         return
     bundle = ctx.bundle if ctx.bundle is not None else _as_bundle(ctx.root)
-    results = [validate(value, r, ctx.registry, ctx.invariants, ctx.resolve, bundle) for r in known]
+    results = [
+        validate(value, r, ctx.registry, ctx.invariants, ctx.resolve, bundle, ctx.known)
+        for r in known
+    ]
     if any(not r for r in results):
         return
     best = min(results, key=len)
