@@ -311,3 +311,23 @@ def test_type_named_by_an_unresolvable_reference_is_not_checked(validator: Valid
     }
     errors = _errors(validator, contained, "obs-subject")
     assert any("reference to Group not allowed" in e for e in errors), errors
+
+
+# ------------------------------------------------------------------ 7. FHIRPath matches()
+
+
+def test_matches_is_a_partial_match_in_r4() -> None:
+    """As the official R4 FHIRPath tests ('...Library/FHIR-ModelInfo|4.0.1'.matches(
+    'Library') is true) and the reference validator's engine (a find, not a whole-string
+    match): the invariants that meant the whole string (eld-19, eld-20, canonical names)
+    are anchored where they are evaluated (igtools/validate/fixes.py), as the reference
+    validator's FHIRPathExpressionFixer does."""
+    from igtools.runtime.fhirpath import evaluate
+    from igtools.validate.fixes import evaluated_expression
+
+    assert evaluate({}, "'Observation...unit'.matches('Obs')") == [True]
+    assert evaluate({}, "'Observation...unit'.matchesFull('Obs')") == [False]
+    assert evaluate({}, "'Observation...unit'.matches('^Obs$')") == [False]
+    eld19 = evaluated_expression("eld-19", "path.matches('published, unanchored')")
+    assert evaluate({"path": "Observation...unit"}, eld19) == [False]
+    assert evaluate({"path": "Observation.value[x]:valueQuantity.unit"}, eld19) == [True]
