@@ -20,6 +20,7 @@ from igtools.validate.codes import coding_issues
 from igtools.validate.contexts import ExtensionContext
 from igtools.validate.definitions import snapshot_issues
 from igtools.validate.extensions import attachment_issues, extension_issues
+from igtools.validate.identifiers import identifier_issues
 from igtools.validate.rules import RuleBuilder
 
 _ISSUE_CODES = {
@@ -37,6 +38,7 @@ _ISSUE_CODES = {
     "bundle": "invalid",
     "extension": "structure",
     "attachment": "value",
+    "identifier": "code-invalid",
     "code-system": "code-invalid",
 }
 
@@ -400,6 +402,7 @@ class Validator:
                 )
             )
         issues.extend(attachment_issues(typed.get("Attachment", [])))
+        issues.extend(identifier_issues(typed.get("Identifier", [])))
         if self._code_systems is not None:
             issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
         if rt == "CapabilityStatement" and self._builder is not None:

@@ -331,3 +331,42 @@ def test_matches_is_a_partial_match_in_r4() -> None:
     eld19 = evaluated_expression("eld-19", "path.matches('published, unanchored')")
     assert evaluate({"path": "Observation...unit"}, eld19) == [False]
     assert evaluate({"path": "Observation.value[x]:valueQuantity.unit"}, eld19) == [True]
+
+
+# ------------------------------------------------------------------ 10. Identifier rfc:3986
+
+
+def test_absolute_uri_as_the_reference_reads_it() -> None:
+    from igtools.validate.identifiers import is_absolute_uri
+
+    for value in ("urn:oid:2.16.840.1.113883.6.57", "https://x.org/a", "file:///tmp/a"):
+        assert is_absolute_uri(value), value
+    for value in ("2.16.840.1.113883.6.57", "Local identifier", "file:tmp", "1a:b", ":x"):
+        assert not is_absolute_uri(value), value
+
+
+@pytest.mark.shared
+def test_rfc3986_identifier_value_must_be_a_full_uri(validator: Validator) -> None:
+    cs = {
+        "resourceType": "CodeSystem",
+        "url": "http://example.org/fhir/CodeSystem/x",
+        "status": "draft",
+        "content": "not-present",
+        "identifier": [
+            {"system": "urn:ietf:rfc:3986", "value": "urn:oid:2.16.840.1.113883.6.57"},
+            {"system": "urn:ietf:rfc:3986", "value": "2.16.840.1.113883.6.57"},
+            {"system": "http://example.org/ids", "value": "2.16.840.1.113883.6.57"},
+        ],
+    }
+    errors = _errors(validator, cs)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("CodeSystem.identifier[1]: if identifier.system is ")
+    assert "not '2.16.840.1.113883.6.57'" in errors[0] and "urn:oid:2.16" in errors[0]
+    # in a contained resource too
+    obs = {
+        **OBS,
+        "contained": [{"resourceType": "Patient", "id": "p", "identifier": [cs["identifier"][1]]}],
+        "subject": {"reference": "#p"},
+    }
+    errors = _errors(validator, obs)
+    assert [e.split(":")[0] for e in errors] == ["Observation.contained[0].identifier[0]"]
