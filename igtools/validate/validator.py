@@ -22,6 +22,7 @@ from igtools.validate.definitions import snapshot_issues
 from igtools.validate.extensions import attachment_issues, extension_issues
 from igtools.validate.identifiers import identifier_issues
 from igtools.validate.rules import RuleBuilder
+from igtools.validate.uris import uri_issues
 
 _ISSUE_CODES = {
     "cardinality": "required",
@@ -403,6 +404,7 @@ class Validator:
             )
         issues.extend(attachment_issues(typed.get("Attachment", [])))
         issues.extend(identifier_issues(typed.get("Identifier", [])))
+        issues.extend(uri_issues(data))
         if self._code_systems is not None:
             issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
         if rt == "CapabilityStatement" and self._builder is not None:
