@@ -207,11 +207,33 @@ def pins_core(sds: list[Json]) -> bool:
     return False
 
 
+def pins_sources(sds: list[Json]) -> bool:
+    """Whether the published snapshots version the sources of the constraints inherited
+    from the core (``http://hl7.org/fhir/StructureDefinition/Element|4.0.1``): the
+    publishers of 2025 on do, those that only version references do not (most of them:
+    the elements of the cross-version extensions a publisher synthesizes are versioned
+    whatever its habit)."""
+    pinned = unpinned = 0
+    for sd in sds:
+        for el in sd["snapshot"]["element"]:
+            for c in el.get("constraint") or []:
+                source = c.get("source") if isinstance(c, dict) else None
+                if isinstance(source, str) and source.startswith(FHIR_SD):
+                    if "|" in source:
+                        pinned += 1
+                    else:
+                        unpinned += 1
+    return pinned > unpinned
+
+
 def compare_package(index: ResourceIndex, package: str) -> list[ProfileResult]:
     """Recompute and compare every StructureDefinition of ``package`` (``name#version``)."""
     sds = [e.data for e in index.of_type("StructureDefinition", package) if _has_both(e.data)]
     gen = SnapshotGenerator(
-        index, regenerate=[str(sd.get("url")) for sd in sds], pin_core_versions=pins_core(sds)
+        index,
+        regenerate=[str(sd.get("url")) for sd in sds],
+        pin_core_versions=pins_core(sds),
+        pin_sources=pins_sources(sds),
     )
     results = []
     for sd in sds:

@@ -634,3 +634,43 @@ def test_inherited_content_references_name_the_type_and_ids_are_typed_id(
     # a data type's id stays a string
     (el_type,) = by_id["Observation.component.id"]["type"]
     assert el_type["extension"][0]["valueUrl"] == "string"
+
+
+def test_constraint_sources_and_the_root_status_as_the_publisher_writes_them(
+    core_index: ResourceIndex,
+) -> None:
+    """A constraint that names no source gets the definition it is read from (ext-1 on the
+    root of Extension), the root does not inherit the base's standards status, and with
+    versions pinned the sources are versioned too (the profile's own with its version)."""
+    diff = [
+        {"id": "Extension", "path": "Extension", "short": "A flag"},
+        {
+            "id": "Extension.value[x]",
+            "path": "Extension.value[x]",
+            "type": [{"code": "boolean"}],
+            "constraint": [
+                {"key": "flg-1", "severity": "error", "human": "h", "expression": "true"}
+            ],
+        },
+    ]
+    sd = _profile(
+        "flag",
+        "http://hl7.org/fhir/StructureDefinition/Extension",
+        "complex-type",
+        "Extension",
+        diff,
+    )
+    sd["version"] = "1.2.3"
+    for pin, ext_source, own_source in (
+        (False, "http://hl7.org/fhir/StructureDefinition/Extension", EX + "flag"),
+        (True, "http://hl7.org/fhir/StructureDefinition/Extension|4.0.1", EX + "flag|1.2.3"),
+    ):
+        gen = SnapshotGenerator(core_index, pin_core_versions=pin)
+        gen.add(sd)
+        by_id = _by_id(gen.snapshot_elements(EX + "flag"))
+        root = by_id["Extension"]
+        sources = {c["key"]: c["source"] for c in root["constraint"]}
+        assert sources["ext-1"] == ext_source
+        assert "extension" not in root  # no standards-status / normative-version
+        value = {c["key"]: c["source"] for c in by_id["Extension.value[x]"]["constraint"]}
+        assert value["flg-1"] == own_source

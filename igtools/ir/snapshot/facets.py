@@ -243,10 +243,78 @@ def _pin(ref: Any, version: Callable[[str], str | None]) -> Any:
     return ref
 
 
-def pinned(el: Json, version: Callable[[str], str | None]) -> Json:
+# the extensions of an element that a profile does not inherit from its base
+# (ProfileUtilities.NON_INHERITED_ED_URLS): a base element's status, maturity, work group
+NON_INHERITED_EXTENSIONS = frozenset(
+    {
+        "http://hl7.org/fhir/tools/StructureDefinition/binding-definition",
+        "http://hl7.org/fhir/tools/StructureDefinition/no-binding",
+        "http://hl7.org/fhir/StructureDefinition/elementdefinition-isCommonBinding",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-category",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-fmm",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-implements",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-explicit-type-name",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-security-category",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-wg",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-normative-version",
+        "http://hl7.org/fhir/tools/StructureDefinition/obligation-profile",
+        "http://hl7.org/fhir/StructureDefinition/obligation-profile",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status-reason",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-summary",
+    }
+)
+
+
+def inheritable(el: Json) -> Json:
+    """``el`` (a definition's root) without the extensions a derived profile, or an
+    element typed with the definition, does not inherit."""
+    exts = el.get("extension")
+    if not isinstance(exts, list):
+        return el
+    kept = [
+        x for x in exts if not (isinstance(x, dict) and x.get("url") in NON_INHERITED_EXTENSIONS)
+    ]
+    if len(kept) == len(exts):
+        return el
+    out = {k: v for k, v in el.items() if k != "extension"}
+    if kept:
+        out = (
+            {"extension": kept, **out}
+            if next(iter(el)) == "extension"
+            else {**out, "extension": kept}
+        )
+    return out
+
+
+def with_sources(el: Json, url: str) -> Json:
+    """``el`` with the source of each constraint that names none: the StructureDefinition
+    it is read from (``ext-1`` on an extension's root is the ``Extension``'s), as the
+    publisher writes it."""
+    constraints = el.get("constraint")
+    if not isinstance(constraints, list) or all(
+        not isinstance(c, dict) or c.get("source") for c in constraints
+    ):
+        return el
+    filled = [
+        {**c, "source": url} if isinstance(c, dict) and not c.get("source") else c
+        for c in constraints
+    ]
+    return {**el, "constraint": filled}
+
+
+def pinned(el: Json, version: Callable[[str], str | None], sources: bool = True) -> Json:
     """``el`` with its canonical references versioned (``url|4.0.1``): ``version`` gives
-    the version of the resource a reference resolves to, or None to leave it as it is."""
+    the version of the resource a reference resolves to, or None to leave it as it is
+    (value sets, profiles, target profiles, the sources of constraints)."""
     out = dict(el)
+    if sources and isinstance(out.get("constraint"), list):
+        out["constraint"] = [
+            {**c, "source": _pin(c["source"], version)}
+            if isinstance(c, dict) and isinstance(c.get("source"), str)
+            else c
+            for c in out["constraint"]
+        ]
     b = out.get("binding")
     if isinstance(b, dict) and "valueSet" in b:
         out["binding"] = {**b, "valueSet": _pin(b["valueSet"], version)}

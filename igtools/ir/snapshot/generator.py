@@ -10,12 +10,14 @@ from igtools.ir.snapshot.facets import (
     absolute_links,
     close_type_slicing,
     extension_doco,
+    inheritable,
     is_extension,
     merge_element,
     pinned,
     resource_id_typed,
     slice_minimums,
     type_slicing_problem,
+    with_sources,
 )
 from igtools.ir.snapshot.tree import (
     Json,
@@ -71,7 +73,10 @@ class SnapshotGenerator:
 
     ``pin_core_versions``: write the canonical references that elements inherited from
     the core specification make with the version of the resource they resolve to
-    (``|4.0.1``, a terminology value set's own version), as recent IG Publishers do.
+    (``|4.0.1``, a terminology value set's own version), as recent IG Publishers do;
+    ``pin_sources`` (default: as ``pin_core_versions``): the sources of the constraints
+    too (``Element|4.0.1``, and the profile's own constraints with its version), as the
+    publishers of 2025 on do.
     ``regenerate``: canonical URLs whose snapshot is computed even when the index holds
     one (the corpus test removes the published snapshots this way); a StructureDefinition
     without a snapshot is always computed. Results are cached by URL.
@@ -82,10 +87,12 @@ class SnapshotGenerator:
         index: ResourceIndex,
         regenerate: Iterable[str] = (),
         pin_core_versions: bool = False,
+        pin_sources: bool | None = None,
     ) -> None:
         self.index = index
         self.regenerate = set(regenerate)
         self.pin_core_versions = pin_core_versions
+        self.pin_sources = pin_core_versions if pin_sources is None else pin_sources
         self._versions: dict[str, str] = {}
         self._in_slice_scope = False  # whether the element last located is in a slice's scope
         # what the differentials get wrong without preventing a snapshot (min, max)
@@ -189,12 +196,17 @@ class SnapshotGenerator:
             elements = self.snapshot_elements(url, wanted_by)
             found = self._sd_entry(url)
             web = CORE_WEB.get(found[1].split("#")[0]) if found else None
-            if found is not None and found[0].get("kind") == "resource":
-                elements = [resource_id_typed(e) for e in elements]
+            if found is not None:
+                source = str(found[0].get("url") or url).split("|", 1)[0]
+                elements = [with_sources(e, source) for e in elements]
+                if elements:  # the root's status is the definition's, not inherited
+                    elements = [inheritable(elements[0]), *elements[1:]]
+                if found[0].get("kind") == "resource":
+                    elements = [resource_id_typed(e) for e in elements]
             if web is not None:
                 elements = [absolute_links(e, web) for e in elements]
                 if self.pin_core_versions:
-                    elements = [pinned(e, self._version_of) for e in elements]
+                    elements = [pinned(e, self._version_of, self.pin_sources) for e in elements]
             tree = tree_of(elements, f"StructureDefinition {url}")
             self._trees[key] = tree
         return tree
@@ -226,6 +238,11 @@ class SnapshotGenerator:
         self._emit(root, "", "", None, out, url)
         if sd.get("derivation") != "specialization":
             self._absolute_content_references(sd, out)
+        version = sd.get("version")
+        if self.pin_sources and isinstance(version, str) and isinstance(sd.get("url"), str):
+            # the profile's own constraints name it with its version, as the core's do
+            own = str(sd["url"])
+            out = [pinned(e, lambda ref: version if ref == own else None, True) for e in out]
         return out
 
     def _absolute_content_references(self, sd: Json, elements: list[Json]) -> None:
