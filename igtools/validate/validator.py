@@ -15,6 +15,7 @@ from igtools.packages.resources import parse_resource_xml, read_resource_json
 from igtools.runtime import fhirjson
 from igtools.runtime.bundles import bundle_issues, bundle_resolver
 from igtools.runtime.validation import Issue, Resolver, Rules, validate, validate_value
+from igtools.validate.canonicals import canonical_issues
 from igtools.validate.capability import index_lookup, search_param_issues
 from igtools.validate.codes import coding_issues
 from igtools.validate.contexts import ExtensionContext
@@ -407,6 +408,8 @@ class Validator:
         issues.extend(uri_issues(data))
         if self._code_systems is not None:
             issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
+        if self._builder is not None:
+            issues.extend(canonical_issues(data, self._builder.index))
         if rt == "CapabilityStatement" and self._builder is not None:
             issues.extend(search_param_issues(data, index_lookup(self._builder.index)))
         if rt == "StructureDefinition" and self._builder is not None:

@@ -1,0 +1,117 @@
+"""What the reference validator checks on canonical references: a ``canonical`` value
+whose element names target types (its base definition's ``targetProfile``:
+``QuestionnaireResponse.questionnaire`` -> Questionnaire) and that resolves in the
+package set must resolve to a resource of one of those types ("Canonical URL 'X' refers
+to a resource that has the wrong type. Found ValueSet expecting one of
+[Questionnaire]"). A canonical the package set does not hold is not judged here.
+
+The target types come from the StructureDefinitions of hl7.fhir.r4.core in the package
+set (read once per index). Nested resources are walked (contained, Parameters), except a
+Bundle's entries: the validator judges each entry on its own.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from igtools.packages.index import ResourceIndex, split_canonical
+from igtools.runtime import fhirjson
+from igtools.runtime.validation import Issue
+
+CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+# targets that accept any resource
+_ANY = frozenset({"Resource", "DomainResource", "MetadataResource", "CanonicalResource"})
+
+_TARGETS: weakref.WeakKeyDictionary[ResourceIndex, dict[str, tuple[str, ...]]]
+_TARGETS = weakref.WeakKeyDictionary()
+
+
+def _targets(index: ResourceIndex) -> dict[str, tuple[str, ...]]:
+    """Element path (``Questionnaire.item.answerValueSet``) -> the resource types its
+    canonical may name, from the core's base definitions."""
+    found = _TARGETS.get(index)
+    if found is None:
+        found = {}
+        for entry in index.of_type("StructureDefinition"):
+            url = entry.url or ""
+            if not url.startswith(CORE_SD) or "/" in url[len(CORE_SD) :]:
+                continue
+            data = entry.data
+            if data.get("derivation") == "constraint":
+                continue
+            for el in (data.get("snapshot") or {}).get("element") or []:
+                path = el.get("path") if isinstance(el, dict) else None
+                if not isinstance(path, str):
+                    continue
+                names = [
+                    str(p).partition("|")[0].rsplit("/", 1)[-1]
+                    for t in el.get("type") or []
+                    if isinstance(t, dict) and t.get("code") == "canonical"
+                    for p in t.get("targetProfile") or []
+                ]
+                if names and not _ANY.intersection(names):
+                    found[path] = tuple(names)
+        _TARGETS[index] = found
+    return found
+
+
+class _Walk:
+    def __init__(self, index: ResourceIndex, profile: str) -> None:
+        self.types = fhirjson.table().types
+        self.index = index
+        self.targets = _targets(index)
+        self.profile = profile
+        self.issues: list[Issue] = []
+
+    def check(self, value: str, path: str, loc: str) -> None:
+        targets = self.targets.get(path)
+        if targets is None or value.startswith("#"):
+            return
+        url, _ = split_canonical(value)
+        kinds = {e.resource_type for e in self.index.all_versions(url)}
+        if not kinds or kinds.intersection(targets):
+            return
+        self.issues.append(
+            Issue(
+                "error",
+                loc,
+                f"Canonical URL '{value}' refers to a resource that has the wrong type. "
+                f"Found {', '.join(sorted(kinds))} expecting one of [{', '.join(targets)}]",
+                "canonical",
+                self.profile,
+            )
+        )
+
+    def object(self, obj: dict[str, Any], tname: str, loc: str) -> None:
+        props = self.types.get(tname, {})
+        for key, value in obj.items():
+            prop = props.get(key)
+            if prop is None:
+                continue
+            ptype, repeats, kind, choice = prop
+            path = f"{tname}.{choice or key}"
+            if repeats and isinstance(value, list):
+                where = [(f"{loc}.{key}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                where = [(f"{loc}.{key}", value)]
+            for at, v in where:
+                if kind == fhirjson.PRIMITIVE:
+                    if ptype == "canonical" and isinstance(v, str):
+                        self.check(v, path, at)
+                elif kind == fhirjson.RESOURCE:
+                    rt = v.get("resourceType") if isinstance(v, dict) else None
+                    if isinstance(rt, str) and rt in self.types and tname != "Bundle.entry":
+                        self.object(v, rt, at)
+                elif isinstance(v, dict):
+                    self.object(v, ptype, at)
+
+
+def canonical_issues(data: dict[str, Any], index: ResourceIndex) -> list[Issue]:
+    """The canonical target type issues of the resource ``data``."""
+    rt = data.get("resourceType")
+    if not isinstance(rt, str) or not fhirjson.is_resource_type(rt):
+        return []
+    walk = _Walk(index, f"base {rt}")
+    walk.object(data, rt, rt)
+    return walk.issues
