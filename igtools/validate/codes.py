@@ -58,3 +58,38 @@ def coding_issues(
             )
         )
     return out
+
+
+def supplement_issues(data: dict[str, Any], lookup: CodeSystemLookup) -> list[Issue]:
+    """A CodeSystem supplement defines no code of its own: each of its concepts (nested
+    ones too) is a code of the code system it supplements, when the package set holds
+    that one complete ("The code 'X' is not declared in the base CodeSystem Y so is not
+    valid in the supplement")."""
+    base_url = data.get("supplements")
+    if not isinstance(base_url, str) or not base_url:
+        return []
+    base = lookup(base_url)
+    if base is None or base.content != "complete" or not base.codes:
+        return []
+    out: list[Issue] = []
+
+    def walk(concepts: Any, loc: str) -> None:
+        for i, c in enumerate(concepts if isinstance(concepts, list) else []):
+            if not isinstance(c, dict):
+                continue
+            code = c.get("code")
+            if isinstance(code, str) and not base.has(code):
+                out.append(
+                    Issue(
+                        "error",
+                        f"{loc}[{i}]",
+                        f"The code '{code}' is not declared in the base CodeSystem {base_url} "
+                        "so is not valid in the supplement",
+                        "code-system",
+                        base_url,
+                    )
+                )
+            walk(c.get("concept"), f"{loc}[{i}].concept")
+
+    walk(data.get("concept"), "CodeSystem.concept")
+    return out

@@ -17,7 +17,7 @@ from igtools.runtime.bundles import bundle_issues, bundle_resolver
 from igtools.runtime.validation import Issue, Resolver, Rules, validate, validate_value
 from igtools.validate.canonicals import canonical_issues
 from igtools.validate.capability import index_lookup, search_param_issues
-from igtools.validate.codes import coding_issues
+from igtools.validate.codes import coding_issues, supplement_issues
 from igtools.validate.contexts import ExtensionContext
 from igtools.validate.definitions import snapshot_issues
 from igtools.validate.extensions import attachment_issues, extension_issues
@@ -408,6 +408,8 @@ class Validator:
         issues.extend(uri_issues(data))
         if self._code_systems is not None:
             issues.extend(coding_issues(typed.get("Coding", []), self._code_systems))
+            if rt == "CodeSystem":
+                issues.extend(supplement_issues(data, self._code_systems))
         if self._builder is not None:
             issues.extend(canonical_issues(data, self._builder.index))
         if rt == "CapabilityStatement" and self._builder is not None:

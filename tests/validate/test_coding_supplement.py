@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from igtools.ir.codesystems import CodeSystemIndex
-from igtools.validate.codes import coding_issues
+from igtools.validate.codes import coding_issues, supplement_issues
 
 BASE = "http://example.org/fhir/CodeSystem/colours"
 SUPPLEMENT = "http://example.org/fhir/CodeSystem/colours-fr"
@@ -50,3 +50,27 @@ def test_supplement_as_coding_system_is_an_error() -> None:
             f"Unknown code 'green' in the CodeSystem '{BASE}'",
         ),
     ]
+
+
+def test_supplement_defines_no_code_of_its_own() -> None:
+    supplement = {
+        "resourceType": "CodeSystem",
+        "url": SUPPLEMENT,
+        "status": "draft",
+        "content": "supplement",
+        "supplements": BASE,
+        "concept": [
+            {"code": "red", "display": "rouge", "concept": [{"code": "crimson"}]},
+            {"code": "blue", "display": "bleu"},
+        ],
+    }
+    found = [(i.location, i.message) for i in supplement_issues(supplement, _lookup())]
+    assert found == [
+        (
+            "CodeSystem.concept[0].concept[0]",
+            f"The code 'crimson' is not declared in the base CodeSystem {BASE} so is not "
+            "valid in the supplement",
+        )
+    ]
+    # a base the package set does not hold (LOINC here): not judged
+    assert supplement_issues({**supplement, "supplements": "http://loinc.org"}, _lookup()) == []
