@@ -6,8 +6,9 @@ to a resource that has the wrong type. Found ValueSet expecting one of
 [Questionnaire]"). A canonical the package set does not hold is not judged here.
 
 The target types come from the StructureDefinitions of hl7.fhir.r4.core in the package
-set (read once per index). Nested resources are walked (contained, Parameters), except a
-Bundle's entries: the validator judges each entry on its own.
+set (each type's read once per index, on first use). Nested resources are walked
+(contained, Parameters), except a Bundle's entries: the validator judges each entry on
+its own.
 """
 
 from __future__ import annotations
@@ -23,23 +24,22 @@ CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 # targets that accept any resource
 _ANY = frozenset({"Resource", "DomainResource", "MetadataResource", "CanonicalResource"})
 
-_TARGETS: weakref.WeakKeyDictionary[ResourceIndex, dict[str, tuple[str, ...]]]
+# per index: the type (``Questionnaire``) -> its element paths -> target types
+_TARGETS: weakref.WeakKeyDictionary[ResourceIndex, dict[str, dict[str, tuple[str, ...]]]]
 _TARGETS = weakref.WeakKeyDictionary()
 
 
-def _targets(index: ResourceIndex) -> dict[str, tuple[str, ...]]:
+def _targets(index: ResourceIndex, type_name: str) -> dict[str, tuple[str, ...]]:
     """Element path (``Questionnaire.item.answerValueSet``) -> the resource types its
-    canonical may name, from the core's base definitions."""
-    found = _TARGETS.get(index)
+    canonical may name, from the core's base definition of ``type_name`` (read on first
+    use)."""
+    by_type = _TARGETS.setdefault(index, {})
+    found = by_type.get(type_name)
     if found is None:
         found = {}
-        for entry in index.of_type("StructureDefinition"):
-            url = entry.url or ""
-            if not url.startswith(CORE_SD) or "/" in url[len(CORE_SD) :]:
-                continue
-            data = entry.data
-            if data.get("derivation") == "constraint":
-                continue
+        entry = index.resolve(CORE_SD + type_name)
+        data = entry.data if entry is not None else {}
+        if data.get("derivation") != "constraint":
             for el in (data.get("snapshot") or {}).get("element") or []:
                 path = el.get("path") if isinstance(el, dict) else None
                 if not isinstance(path, str):
@@ -52,7 +52,7 @@ def _targets(index: ResourceIndex) -> dict[str, tuple[str, ...]]:
                 ]
                 if names and not _ANY.intersection(names):
                     found[path] = tuple(names)
-        _TARGETS[index] = found
+        by_type[type_name] = found
     return found
 
 
@@ -60,12 +60,11 @@ class _Walk:
     def __init__(self, index: ResourceIndex, profile: str) -> None:
         self.types = fhirjson.table().types
         self.index = index
-        self.targets = _targets(index)
         self.profile = profile
         self.issues: list[Issue] = []
 
     def check(self, value: str, path: str, loc: str) -> None:
-        targets = self.targets.get(path)
+        targets = _targets(self.index, path.partition(".")[0]).get(path)
         if targets is None or value.startswith("#"):
             return
         url, _ = split_canonical(value)
