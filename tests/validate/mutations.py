@@ -234,7 +234,9 @@ def _walk(
             d, m = _variant(data, profile, "malformed-date", f"malformed {el.path}", _loc(rt, vp))
             _get(d, vp[:-1])[vp[-1]] = "2021-02-30T25:61:00"
             yield m
-        # 8. reference to a disallowed type
+        # 8. reference to a disallowed type: to a contained resource of that type (the
+        # reference validator checks the type of what a reference resolves to; an
+        # unresolvable "Type/id" is taken as is)
         targets = _target_types(ig, el)
         if targets and "Resource" not in targets:
             for vp in values[:1]:
@@ -248,7 +250,8 @@ def _walk(
                     d, m = _variant(
                         data, profile, "bad-reference", f"{el.path} -> {other}", _loc(rt, vp)
                     )
-                    _get(d, vp)["reference"] = f"{other}/x1"
+                    _get(d, vp)["reference"] = "#x1-other"
+                    d.setdefault("contained", []).append({"resourceType": other, "id": "x1-other"})
                     yield m
         # 9. wrong primitive type
         if values and el.type_codes == ["boolean"]:
