@@ -20,7 +20,7 @@ from igtools.validate.capability import index_lookup, search_param_issues
 from igtools.validate.codes import coding_issues, supplement_issues
 from igtools.validate.contexts import ExtensionContext
 from igtools.validate.definitions import snapshot_issues
-from igtools.validate.extensions import attachment_issues, extension_issues
+from igtools.validate.extensions import UnknownExtensions, attachment_issues, extension_issues
 from igtools.validate.identifiers import identifier_issues
 from igtools.validate.rules import RuleBuilder
 from igtools.validate.uris import uri_issues
@@ -204,7 +204,13 @@ class Validator:
     hl7.fhir.r4.core loaded) the base definition of instances that claim no known
     profile."""
 
-    def __init__(self, ig: IG, invariants: bool = True, builder: IRBuilder | None = None) -> None:
+    def __init__(
+        self,
+        ig: IG,
+        invariants: bool = True,
+        builder: IRBuilder | None = None,
+        allow_example_urls: bool = True,
+    ) -> None:
         self.ig = ig
         self.rules = ProfileRules(ig, builder)
         self.warnings = self.rules.warnings
@@ -216,6 +222,10 @@ class Validator:
         self._globals: dict[str, list[tuple[str, str]]] | None = None
         # every coding's code against its code system, where the package set has it whole
         self._code_systems = builder.terminology.code_system_index if builder else None
+        # extensions no loaded package defines (example.org urls allowed as the IG Publisher does)
+        self._unknown_extensions = (
+            UnknownExtensions.of(builder.pset, allow_example_urls) if builder else None
+        )
 
     def _implied_profile(self, obs: dict[str, Any]) -> Rules | None:
         """The vital signs profile an Observation must conform to by its LOINC code, as
@@ -401,6 +411,7 @@ class Validator:
                     self.invariants,
                     self.rules.extension_is_modifier,
                     self.rules.extension_contexts,
+                    self._unknown_extensions,
                 )
             )
         issues.extend(attachment_issues(typed.get("Attachment", [])))
