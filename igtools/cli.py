@@ -897,6 +897,12 @@ def diff(
 @click.option("--profile", metavar="URL", help="Validate against this profile (URL, name or id).")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one OperationOutcome per file.")
 @click.option("--no-invariants", is_flag=True, help="Skip FHIRPath invariants (faster).")
+@click.option(
+    "--no-example-urls",
+    is_flag=True,
+    help="Undefined extensions at example.org/acme.com urls are errors too (allowed by default, "
+    "as the IG Publisher allows them).",
+)
 @click.pass_obj
 def validate_cmd(
     app: App,
@@ -905,6 +911,7 @@ def validate_cmd(
     profile: str | None,
     as_json: bool,
     no_invariants: bool,
+    no_example_urls: bool,
 ) -> None:
     """Validate instances (JSON or XML) against the profiles of PACKAGE.
 
@@ -918,7 +925,12 @@ def validate_cmd(
 
     pset = app.load(package)
     builder = IRBuilder(pset)
-    validator = Validator(builder.build(), invariants=not no_invariants, builder=builder)
+    validator = Validator(
+        builder.build(),
+        invariants=not no_invariants,
+        builder=builder,
+        allow_example_urls=not no_example_urls,
+    )
     if profile is not None:
         validator.resolve_profile(profile)  # a bad --profile is a usage error, early
     any_invalid = False

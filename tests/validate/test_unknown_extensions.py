@@ -169,3 +169,24 @@ def test_an_unavailable_dependency_makes_it_a_warning(degraded: Validator) -> No
 def test_a_declared_extension_domain_is_allowed(degraded: Validator) -> None:
     assert _issues(degraded, _patient(DOMAIN + "anything")) == []
     assert _issues(degraded, _patient("http://declared.invalid/other/x")) != []
+
+
+def test_cli_no_example_urls(tmp_path: Path, corpus_cache: Path) -> None:
+    """``validate --no-example-urls`` judges example.org extensions as unknown too."""
+    from click.testing import CliRunner
+
+    from igtools.cli import cli
+
+    packages = shared_path("fhir-packages")
+    if not (packages / "hl7.fhir.r4.core-4.0.1.tgz").is_file():
+        pytest.skip(f"{packages}/hl7.fhir.r4.core-4.0.1.tgz absent")
+    url = "http://example.org/fhir/StructureDefinition/something"
+    instance = tmp_path / "patient.json"
+    instance.write_text(json.dumps(_patient(url)), encoding="utf-8")
+    base = ["--offline", "-q", "--cache-dir", str(corpus_cache), "--package-dir", str(packages)]
+    args = ["validate", "hl7.fhir.r4.core#4.0.1", str(instance)]
+    allowed = CliRunner().invoke(cli, [*base, *args])
+    assert allowed.exit_code == 0, allowed.output
+    refused = CliRunner().invoke(cli, [*base, *args, "--no-example-urls"])
+    assert refused.exit_code == 1, refused.output
+    assert f"The extension {url} is unknown, and not allowed here" in refused.output
