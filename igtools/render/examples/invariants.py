@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from igtools.ir.model import Element
+from igtools.validate.fixes import evaluated_expression
 
 # FHIRPath words that are not element names
 _KEYWORDS = {
@@ -111,14 +112,17 @@ def satisfy(
     for inv in el.constraints:
         if inv.severity != "error" or not inv.expression or inv.key in ("ele-1", "ext-1"):
             continue
-        fn = _compile(inv.expression)
+        # the expression the reference validator evaluates (pd-1's `telecom or endpoint`
+        # is `telecom.exists() or endpoint.exists()`: empty fails)
+        expression = evaluated_expression(inv.key, inv.expression)
+        fn = _compile(expression)
         if fn is None or holds(fn, {**rt, **obj}):
             continue
-        names = mentioned(inv.expression)
-        if " implies " in inv.expression:
+        names = mentioned(expression)
+        if " implies " in expression:
             # `a implies b`: what makes b true first (adding to a would only move the
             # question: vs-2's component.empty() implies value.exists())
-            then = mentioned(inv.expression.rsplit(" implies ", 1)[1])
+            then = mentioned(expression.rsplit(" implies ", 1)[1])
             names = then + [n for n in names if n not in then]
         rank = {n: i for i, n in enumerate(names)}
 
@@ -152,7 +156,7 @@ def satisfy(
                 del obj[name]
         # 3. another value for a primitive child the expression reads (its check digit,
         # the values the IG's own examples give it)
-        if not done and alternatives is not None and not _contextual(inv.expression):
+        if not done and alternatives is not None and not _contextual(expression):
             done = _replace(el, obj, fn, rt, rank, alternatives)
         if not done:
             broken.append(inv.key)
