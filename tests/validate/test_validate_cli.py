@@ -56,7 +56,10 @@ def test_invalid_exit_1_with_location_rule_profile(
 ) -> None:
     tgz, examples = sas
     slot = dict(examples["Slot-ExampleSlotPSIndiv1"])
-    slot["schedule"] = {"reference": "Practitioner/x"}
+    # a reference to a resource of a type the profile does not allow (contained, so that
+    # it resolves: an unresolvable reference's type is taken as is)
+    slot["contained"] = [{"resourceType": "Practitioner", "id": "x"}]
+    slot["schedule"] = {"reference": "#x"}
     good = _write(tmp_path, "good.json", examples["Slot-ExampleSlotPSIndiv2"])
     bad = _write(tmp_path, "bad.json", slot)
     result = _run(tmp_path, "validate", str(tgz), str(good), str(bad))
