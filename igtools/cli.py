@@ -903,6 +903,13 @@ def diff(
     help="Undefined extensions at example.org/acme.com urls are errors too (allowed by default, "
     "as the IG Publisher allows them).",
 )
+@click.option(
+    "--assume-valid-rest-references",
+    is_flag=True,
+    help="Check the target type of a Type/id reference nothing resolves as if it resolved "
+    "to what it names (the reference validator's -assumeValidRestReferences; by default "
+    "only references that resolve have their type checked).",
+)
 @click.pass_obj
 def validate_cmd(
     app: App,
@@ -912,6 +919,7 @@ def validate_cmd(
     as_json: bool,
     no_invariants: bool,
     no_example_urls: bool,
+    assume_valid_rest_references: bool,
 ) -> None:
     """Validate instances (JSON or XML) against the profiles of PACKAGE.
 
@@ -930,6 +938,7 @@ def validate_cmd(
         invariants=not no_invariants,
         builder=builder,
         allow_example_urls=not no_example_urls,
+        assume_valid_rest_references=assume_valid_rest_references,
     )
     if profile is not None:
         validator.resolve_profile(profile)  # a bad --profile is a usage error, early

@@ -210,8 +210,12 @@ class Validator:
         invariants: bool = True,
         builder: IRBuilder | None = None,
         allow_example_urls: bool = True,
+        assume_valid_rest_references: bool = False,
     ) -> None:
         self.ig = ig
+        # a Type/id reference nothing resolves: its type checked as if it resolved to it
+        # (the reference validator's assumeValidRestReferences; off by default, as there)
+        self.assume_valid_rest_references = assume_valid_rest_references
         self.rules = ProfileRules(ig, builder)
         self.warnings = self.rules.warnings
         self.invariants = invariants
@@ -391,8 +395,12 @@ class Validator:
                 targets.append(implied)
         index = self._builder.index if self._builder is not None else None
 
+        assume = self.assume_valid_rest_references
+
         def known(rtype: str, rid: str) -> bool:  # a reference's target type is checked
-            return index is not None and index.get(rtype, rid) is not None  # once resolved
+            if assume:  # once resolved (or taken as resolving to what it names)
+                return True
+            return index is not None and index.get(rtype, rid) is not None
 
         for rules in targets:
             issues.extend(

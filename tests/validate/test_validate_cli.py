@@ -69,6 +69,22 @@ def test_invalid_exit_1_with_location_rule_profile(
     assert "FrSlotAgregateur" in result.stdout
 
 
+def test_unresolvable_reference_type_checked_only_when_assumed_valid(
+    tmp_path: Path, sas: tuple[Path, dict[str, Any]]
+) -> None:
+    """As the reference validator: the type a Type/id reference names is checked once it
+    resolves, or with --assume-valid-rest-references (its -assumeValidRestReferences)."""
+    tgz, examples = sas
+    slot = dict(examples["Slot-ExampleSlotPSIndiv1"])
+    slot["schedule"] = {"reference": "Practitioner/nowhere"}
+    path = _write(tmp_path, "slot.json", slot)
+    default = _run(tmp_path, "validate", str(tgz), str(path))
+    assert default.exit_code == 0, default.output
+    assumed = _run(tmp_path, "validate", "--assume-valid-rest-references", str(tgz), str(path))
+    assert assumed.exit_code == 1, assumed.output
+    assert "reference to Practitioner not allowed" in assumed.stdout
+
+
 def test_json_lines(tmp_path: Path, sas: tuple[Path, dict[str, Any]]) -> None:
     tgz, examples = sas
     slot = dict(examples["Slot-ExampleSlotPSIndiv1"])
