@@ -231,7 +231,7 @@ def test_validate_rejects_broken_copies(wide: Wide, tmp_path: Path) -> None:
     assert "is labelled as a modifier" in verdicts["ext-in-mod.json"], verdicts
     assert (
         "not allowed to be used at this point "
-        "(allowed = e:Patient.birthDate; this element is Patient.gender)"
+        "(allowed = e:Patient.birthDate; this element is [Patient.gender, code])"
         in verdicts["off-context.json"]
     ), verdicts
     assert all(v.startswith("INVALID") for v in verdicts.values()), verdicts
