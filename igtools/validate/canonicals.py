@@ -19,6 +19,7 @@ from typing import Any
 from igtools.packages.index import ResourceIndex, split_canonical
 from igtools.runtime import fhirjson
 from igtools.runtime.validation import Issue
+from igtools.validate.walk import typed_primitives
 
 CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 # targets that accept any resource
@@ -58,7 +59,6 @@ def _targets(index: ResourceIndex, type_name: str) -> dict[str, tuple[str, ...]]
 
 class _Walk:
     def __init__(self, index: ResourceIndex, profile: str) -> None:
-        self.types = fhirjson.table().types
         self.index = index
         self.profile = profile
         self.issues: list[Issue] = []
@@ -82,29 +82,6 @@ class _Walk:
             )
         )
 
-    def object(self, obj: dict[str, Any], tname: str, loc: str) -> None:
-        props = self.types.get(tname, {})
-        for key, value in obj.items():
-            prop = props.get(key)
-            if prop is None:
-                continue
-            ptype, repeats, kind, choice = prop
-            path = f"{tname}.{choice or key}"
-            if repeats and isinstance(value, list):
-                where = [(f"{loc}.{key}[{i}]", v) for i, v in enumerate(value)]
-            else:
-                where = [(f"{loc}.{key}", value)]
-            for at, v in where:
-                if kind == fhirjson.PRIMITIVE:
-                    if ptype == "canonical" and isinstance(v, str):
-                        self.check(v, path, at)
-                elif kind == fhirjson.RESOURCE:
-                    rt = v.get("resourceType") if isinstance(v, dict) else None
-                    if isinstance(rt, str) and rt in self.types and tname != "Bundle.entry":
-                        self.object(v, rt, at)
-                elif isinstance(v, dict):
-                    self.object(v, ptype, at)
-
 
 def canonical_issues(data: dict[str, Any], index: ResourceIndex) -> list[Issue]:
     """The canonical target type issues of the resource ``data``."""
@@ -112,5 +89,7 @@ def canonical_issues(data: dict[str, Any], index: ResourceIndex) -> list[Issue]:
     if not isinstance(rt, str) or not fhirjson.is_resource_type(rt):
         return []
     walk = _Walk(index, f"base {rt}")
-    walk.object(data, rt, rt)
+    for ptype, path, loc, value in typed_primitives(data, rt, rt):
+        if ptype == "canonical" and isinstance(value, str):
+            walk.check(value, path, loc)
     return walk.issues

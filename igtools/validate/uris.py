@@ -19,6 +19,7 @@ from typing import Any
 
 from igtools.runtime import fhirjson
 from igtools.runtime.validation import Issue
+from igtools.validate.walk import typed_primitives
 
 _URI_TYPES = frozenset({"uri", "url", "canonical"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -61,30 +62,11 @@ class _Walk:
                 f"{loc}.url",
                 f"Canonical URLs must be absolute URLs if they are not fragment references ({url})",
             )
-        self.object(res, rt, loc)
-
-    def object(self, obj: dict[str, Any], tname: str, loc: str) -> None:
-        props = self.types.get(tname, {})
-        for key, value in obj.items():
-            prop = props.get(key)
-            if prop is None:
-                continue
-            ptype, repeats, kind, _ = prop
-            items = list(enumerate(value)) if repeats and isinstance(value, list) else None
-            where = [(f"{loc}.{key}[{i}]", v) for i, v in items] if items is not None else []
-            if items is None:
-                where = [(f"{loc}.{key}", value)]
-            for at, v in where:
-                if kind == fhirjson.PRIMITIVE:
-                    if ptype in _URI_TYPES and isinstance(v, str):
-                        msg = _value_message(v)
-                        if msg is not None:
-                            self.add(at, msg)
-                elif kind == fhirjson.RESOURCE:
-                    if not (tname == "Bundle.entry" and key == "resource"):
-                        self.resource(v, at, False)
-                elif isinstance(v, dict):
-                    self.object(v, ptype, at)
+        for ptype, _, at, value in typed_primitives(res, rt, loc):
+            if ptype in _URI_TYPES and isinstance(value, str):
+                msg = _value_message(value)
+                if msg is not None:
+                    self.add(at, msg)
 
 
 def uri_issues(data: dict[str, Any]) -> list[Issue]:
