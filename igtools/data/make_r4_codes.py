@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from igtools.data import write_table
+
 OUT = Path(__file__).with_name("r4-required-codes.json")
 
 
@@ -85,12 +87,7 @@ def dump(table: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m igtools.data.make_r4_codes hl7.fhir.r4.core-4.0.1.tgz")
-        return 2
-    OUT.write_text(dump(build(Path(argv[0]))), encoding="utf-8")
-    print(f"wrote {OUT}")
-    return 0
+    return write_table(argv, "igtools.data.make_r4_codes", OUT, build, dump)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from igtools.data import write_table
+
 OUT = Path(__file__).with_name("fhir-r4-types.json")
 FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
@@ -143,12 +145,7 @@ def dump(table: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m igtools.data.make_r4_types hl7.fhir.r4.core-4.0.1.tgz")
-        return 2
-    OUT.write_text(dump(build(Path(argv[0]))), encoding="utf-8")
-    print(f"wrote {OUT}")
-    return 0
+    return write_table(argv, "igtools.data.make_r4_types", OUT, build, dump)
 
 
 if __name__ == "__main__":
