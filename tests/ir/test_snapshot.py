@@ -368,7 +368,7 @@ def test_unknown_element_is_named(core_index: ResourceIndex) -> None:
         gen.snapshot_elements(EX + "test-observation")
 
 
-def _snapshot_cli(tmp_path: Path, source: Path, out: Path) -> Result:
+def _snapshot_cli(tmp_path: Path, source: Path, out: Path, *options: str) -> Result:
     from tests.conftest import shared_path
 
     return CliRunner().invoke(
@@ -383,6 +383,7 @@ def _snapshot_cli(tmp_path: Path, source: Path, out: Path) -> Result:
             str(source),
             "-o",
             str(out),
+            *options,
         ],
     )
 
@@ -418,24 +419,8 @@ def test_snapshot_command_on_a_loose_folder(tmp_path: Path) -> None:
     # (the differential's own are written as stated)
     targets = _core_targets(sd)
     assert any(t.endswith("|4.0.1") for t in targets), targets
-    from tests.conftest import shared_path
-
     unpinned = tmp_path / "unpinned"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--offline",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--package-dir",
-            str(shared_path("fhir-packages")),
-            "snapshot",
-            str(source),
-            "-o",
-            str(unpinned),
-            "--no-pin-core-versions",
-        ],
-    )
+    result = _snapshot_cli(tmp_path, source, unpinned, "--no-pin-core-versions")
     sd = json.loads((unpinned / "StructureDefinition-test-patient-derived.json").read_text())
     assert _core_targets(sd) and not any("|" in t for t in _core_targets(sd))
 
