@@ -6,6 +6,10 @@
 - an entry without ``fullUrl`` cannot anchor relative references: each relative
   reference inside it is an error, and the entry is reported once;
 
+- a searchset whose entries state their search mode: a ``match`` or ``include`` entry's
+  resource has an id, a ``match`` one is of a type the self link's search names
+  (``.../Patient?...`` or ``_type=A,B``), an ``outcome`` one is an OperationOutcome.
+
 Unique ``fullUrl`` values are the core invariant bdl-7, checked with the invariants.
 
 Locations are FHIRPath-style (``Bundle.entry[2].fullUrl``); messages follow the
@@ -121,6 +125,61 @@ def bundle_issues(bundle: JSON) -> list[tuple[str, str, str]]:
                             "bundle",
                         )
                     )
+    if btype == "searchset":
+        out.extend(_searchset_issues(bundle, entries))
+    return out
+
+
+def _search_types(bundle: JSON) -> list[str]:
+    """The resource types the search of a searchset's self link names: the last path
+    segment before ``?`` when it is one, else the ``_type`` parameter's."""
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "self":
+            url = link.get("url")
+            if not isinstance(url, str):
+                return []
+            head, _, tail = url.partition("?")
+            last = head.rstrip("/").rsplit("/", 1)[-1]
+            if is_resource_type(last):
+                return [last]
+            return [
+                t
+                for part in tail.split("&")
+                if part.startswith("_type=")
+                for t in part[len("_type=") :].split(",")
+                if t
+            ]
+    return []
+
+
+def _searchset_issues(bundle: JSON, entries: list[Any]) -> list[tuple[str, str, str]]:
+    """The reference validator's rules on the entries of a searchset that state their
+    search mode (when none does, it only warns)."""
+    modes = [(e.get("search") or {}).get("mode") if isinstance(e, dict) else None for e in entries]
+    if not any(isinstance(m, str) for m in modes):
+        return []
+    types = _search_types(bundle)
+    out: list[tuple[str, str, str]] = []
+    for i, (entry, mode) in enumerate(zip(entries, modes, strict=True)):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(mode, str) or not isinstance(res, dict):
+            continue
+        loc = f"Bundle.entry[{i}].resource"
+        rtype = res.get("resourceType")
+        if mode in ("match", "include") and not res.get("id"):
+            out.append((loc, "Search results must have ids", "bundle"))
+        if mode == "match" and types and rtype not in types:
+            expected = ", ".join(types)
+            out.append(
+                (
+                    loc,
+                    "This is not a matching resource type for the specified search "
+                    f"({rtype} expecting [{expected}])",
+                    "bundle",
+                )
+            )
+        elif mode not in ("match", "include") and rtype != "OperationOutcome":
+            out.append((loc, f"This is not an OperationOutcome ({rtype})", "bundle"))
     return out
 
 

@@ -130,3 +130,48 @@ def test_invariants_of_an_entry_resolve_in_its_bundle() -> None:
     assert [i.rule for i in issues] == ["invariant:x-1"]
     # without the Bundle, resolve() finds nothing: no verdict
     assert validate(obs, rules) == []
+
+
+def _searchset(self_url: str | None, *entries: tuple[str | None, dict[str, Any]]) -> Any:
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    if self_url is not None:
+        bundle["link"] = [{"relation": "self", "url": self_url}]
+    for i, (mode, res) in enumerate(entries):
+        entry: dict[str, Any] = {"fullUrl": f"urn:uuid:00000000-0000-0000-0000-00000000000{i}"}
+        entry["resource"] = res
+        if mode is not None:
+            entry["search"] = {"mode": mode}
+        bundle["entry"].append(entry)
+    return bundle
+
+
+def test_searchset_entries_by_their_search_mode() -> None:
+    patient = {"resourceType": "Patient", "id": "p"}
+    org = {"resourceType": "Organization", "id": "o"}
+    oo = {"resourceType": "OperationOutcome", "issue": []}
+    good = _searchset(
+        "http://x/fhir/Patient?name=a", ("match", patient), ("include", org), ("outcome", oo)
+    )
+    assert bundle_issues(good) == []
+    bad = _searchset(
+        "http://x/fhir/Patient?name=a",
+        ("match", {"resourceType": "Patient"}),
+        ("match", org),
+        ("include", {"resourceType": "Practitioner"}),
+        ("outcome", patient),
+    )
+    assert [(loc, msg) for loc, msg, _ in bundle_issues(bad)] == [
+        ("Bundle.entry[0].resource", "Search results must have ids"),
+        (
+            "Bundle.entry[1].resource",
+            "This is not a matching resource type for the specified search "
+            "(Organization expecting [Patient])",
+        ),
+        ("Bundle.entry[2].resource", "Search results must have ids"),
+        ("Bundle.entry[3].resource", "This is not an OperationOutcome (Patient)"),
+    ]
+    # the types of a search across types come from _type; without a mode: not judged
+    typed = _searchset("base?_type=Observation,DocumentReference", ("match", patient))
+    assert "Patient expecting [Observation, DocumentReference]" in bundle_issues(typed)[0][1]
+    assert bundle_issues(_searchset("http://x/Patient", (None, org))) == []
+    assert bundle_issues(_searchset(None, ("match", org))) == []
