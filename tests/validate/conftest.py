@@ -20,8 +20,14 @@ def loose_validator(tmp_path_factory: pytest.TempPathFactory, corpus_cache: Path
     packages = shared_path("fhir-packages")
     if not (packages / "hl7.fhir.r4.core-4.0.1.tgz").is_file():
         pytest.skip(f"{packages}/hl7.fhir.r4.core-4.0.1.tgz absent")
-    folder = write_folder(tmp_path_factory.mktemp("loose-ig"))
-    loader = PackageLoader(Settings(cache_dir=corpus_cache, package_dirs=[packages], offline=True))
+    return folder_validator(write_folder(tmp_path_factory.mktemp("loose-ig")), corpus_cache)
+
+
+def folder_validator(folder: Path, cache: Path) -> Validator:
+    """A validator over a folder of loose resources (with its sushi-config.yaml) and the
+    packages of ../shared it depends on."""
+    packages = shared_path("fhir-packages")
+    loader = PackageLoader(Settings(cache_dir=cache, package_dirs=[packages], offline=True))
     try:
         pset = loader.load(str(folder))
     finally:

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from igtools.ir.build import IRBuilder
-from igtools.packages import PackageLoader, Settings
 from igtools.runtime.bundles import bundle_issues, bundle_resolver, is_restful
 from igtools.validate.validator import Validator
 from tests.conftest import shared_path
+from tests.validate.conftest import folder_validator
 
 OBS = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"}}
 
@@ -157,13 +156,7 @@ def validator(tmp_path_factory: pytest.TempPathFactory, corpus_cache: Path) -> V
     for rid, res in RESOURCES.items():
         name = f"{res['resourceType']}-{rid}.json"
         (folder / name).write_text(json.dumps(res), encoding="utf-8")
-    loader = PackageLoader(Settings(cache_dir=corpus_cache, package_dirs=[packages], offline=True))
-    try:
-        pset = loader.load(str(folder))
-    finally:
-        loader.close()
-    builder = IRBuilder(pset)
-    return Validator(builder.build(), builder=builder)
+    return folder_validator(folder, corpus_cache)
 
 
 def _errors(v: Validator, data: dict[str, Any], profile: str | None = None) -> list[str]:
