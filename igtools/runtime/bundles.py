@@ -133,7 +133,8 @@ def bundle_issues(bundle: JSON) -> list[tuple[str, str, str]]:
 def _search_types(bundle: JSON) -> list[str]:
     """The resource types the search of a searchset's self link names: the last path
     segment before ``?`` when it is one, else the ``_type`` parameter's."""
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "self":
             url = link.get("url")
             if not isinstance(url, str):
@@ -152,10 +153,15 @@ def _search_types(bundle: JSON) -> list[str]:
     return []
 
 
+def _mode(entry: JSON) -> Any:
+    search = entry.get("search") if isinstance(entry, dict) else None
+    return search.get("mode") if isinstance(search, dict) else None
+
+
 def _searchset_issues(bundle: JSON, entries: list[Any]) -> list[tuple[str, str, str]]:
     """The reference validator's rules on the entries of a searchset that state their
     search mode (when none does, it only warns)."""
-    modes = [(e.get("search") or {}).get("mode") if isinstance(e, dict) else None for e in entries]
+    modes = [_mode(e) for e in entries]
     if not any(isinstance(m, str) for m in modes):
         return []
     types = _search_types(bundle)

@@ -175,3 +175,8 @@ def test_searchset_entries_by_their_search_mode() -> None:
     assert "Patient expecting [Observation, DocumentReference]" in bundle_issues(typed)[0][1]
     assert bundle_issues(_searchset("http://x/Patient", (None, org))) == []
     assert bundle_issues(_searchset(None, ("match", org))) == []
+    # malformed search and link elements are the JSON rules' business, not a crash here
+    odd = _searchset("http://x/Patient", ("match", patient))
+    odd["entry"][0]["search"] = [{"mode": "match"}]
+    odd["link"] = {"relation": "self"}
+    assert bundle_issues(odd) == []
